@@ -1,0 +1,59 @@
+"""Shared fixtures.
+
+Store fixtures: ``store_url`` and ``store`` run a test once per backend. SQLite lives in the
+test's tmp_path; PostgreSQL needs ``WATCHER_TEST_POSTGRES_URL`` (for example
+``postgresql://postgres@127.0.0.1:5432/test``) and is skipped without it. Each PostgreSQL test
+gets a schema of its own, dropped afterwards, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from watcher.store import Store, open_store
+from watcher.store.engine import store_engine
+
+POSTGRES_ENV = "WATCHER_TEST_POSTGRES_URL"
+POSTGRES_SKIP = f"{POSTGRES_ENV} is not set (PostgreSQL store tests need it)"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The URL of an empty store (not migrated), on each backend in turn."""
+    if request.param == "sqlite":
+        # A directory that does not exist yet: open_store must create it.
+        yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'data' / 'watcher.db'}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(POSTGRES_SKIP)
+    schema = f"watcher_test_{uuid.uuid4().hex[:16]}"
+    admin = store_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A migrated store, on each backend in turn."""
+    s = open_store(store_url)
+    s.migrate()
+    try:
+        yield s
+    finally:
+        s.close()

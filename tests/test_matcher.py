@@ -1,0 +1,355 @@
+"""Matching queries against documents and rules against events."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from watcher.match import Document, Rule, match, match_document, match_events, parse
+from watcher.match.tokens import fold, is_acronym, words
+from watcher.model import Event, EventType, Hit, Record, Status, Text
+from watcher.text import html_to_text, sanitise_html
+
+# The seed question (Commons, UIN 8602, answered 15 January 2024), as published; copied from
+# /work/shared/reference/parliament-api/seed-question-send-workforce.partial.json.
+SEED_ANSWER_HTML = (
+    "<p>The Special Educational Needs and Disabilities (SEND) and Alternative Provision "
+    "Improvement Plan, published on 2 March 2023, set out that the Department for Education "
+    "will work with the Department of Health and Social Care to take a joint approach to "
+    "SEND workforce planning, and a steering group has now been established to oversee this "
+    "work.</p><p>As part of the steering group for joint SEND workforce planning, officials "
+    "are working closely with the SEND in the specialists coalition to seek their views and "
+    "have regular meetings with representatives from the coalition to gain sector insight "
+    "and collaborate on ongoing policy work. On the 14 November 2023, officials from the "
+    "Department for Education attended a coalition meeting where they presented ongoing "
+    "policy work relating to SEND Practitioner Standards and introduced the department’s new "
+    "‘Partnerships for Inclusion of Neurodiversity in Schools’ (PINS) programme. Officials "
+    "have taken on board the coalition’s feedback, and that of other stakeholders they have "
+    "engaged with, in the development of products and guidance to support the delivery of "
+    "the programmes. In addition to engagement at official level, the former Minister for "
+    "Children, Families and Wellbeing met with the representatives from the coalition last "
+    "year, and the minister looks forward to continuing these important discussions when he "
+    "meets with members in the coming months. The department will continue to engage and "
+    "work together with a range of stakeholders to discuss ways in which we can improve "
+    "access to the specialist workforce for the many children and young people who need "
+    "support.</p>"
+)
+SEED_QUESTION = (
+    "To ask the Secretary of State for Education, what recent discussions her Department has "
+    "had with the SEND in the Specialists coalition on the specialist workforce for children "
+    "and young people with SEND; and what the outcome was of those discussions."
+)
+
+Expected = list[tuple[str, str]] | None  # (field, matched text) per hit, in hit order
+
+
+def hits_as_text(hits: tuple[Hit, ...] | None, fields: dict[str, str]) -> Expected:
+    if hits is None:
+        return None
+    return [(h.field, fields[h.field][h.start : h.end]) for h in hits]
+
+
+CASES: list[tuple[str, dict[str, str], Expected]] = [
+    # words match whole words only
+    ("workforce", {"answer": "the SEND workforce plan"}, [("answer", "workforce")]),
+    ("work", {"answer": "the SEND workforce plan"}, None),
+    ("SEN", {"answer": "SEND support"}, None),
+    ("2023", {"answer": "on 14 November 2023, officials"}, [("answer", "2023")]),
+    ("SEND", {"answer": "SEND and SEND"}, [("answer", "SEND"), ("answer", "SEND")]),
+    ("children", {"answer": "children's services"}, [("answer", "children")]),
+    ("children's", {"answer": "the children’s workforce"}, [("answer", "children’s")]),
+    ("children's", {"answer": "the childrens workforce"}, None),
+    # phrases: punctuation and spacing between the words do not matter
+    (
+        '"SEND workforce"',
+        {"answer": "joint SEND workforce planning"},
+        [("answer", "SEND workforce")],
+    ),
+    ('"SEND workforce"', {"answer": "the SEND-workforce plan"}, [("answer", "SEND-workforce")]),
+    ('"SEND workforce"', {"answer": "SEND,  workforce"}, [("answer", "SEND,  workforce")]),
+    ('"SEND workforce"', {"answer": "SEND\n\nworkforce"}, [("answer", "SEND\n\nworkforce")]),
+    ("SEND-workforce", {"answer": "SEND workforce"}, [("answer", "SEND workforce")]),
+    ('"SEND workforce"', {"answer": "workforce SEND"}, None),
+    ('"SEND workforce"', {"answer": "SEND specialist workforce"}, None),
+    ("“SEND workforce”", {"answer": "a SEND workforce"}, [("answer", "SEND workforce")]),
+    # a phrase never spans two fields
+    ('"needs workforce"', {"heading": "Special Educational Needs", "question": "workforce"}, None),
+    # the acronym rule: a query word in capitals only matches a word in capitals
+    ("SEND", {"answer": "we will send the workforce guidance"}, None),
+    ("SEND", {"answer": "Send the workforce guidance"}, None),
+    ("SEND", {"answer": "SENDs"}, None),
+    ("SEND", {"answer": "for SEND."}, [("answer", "SEND")]),
+    ("send", {"answer": "for SEND."}, [("answer", "SEND")]),
+    ("send", {"answer": "Send it"}, [("answer", "Send")]),
+    ("Send", {"answer": "we send it"}, [("answer", "send")]),
+    ('"SEND workforce"', {"answer": "we will send workforce guidance"}, None),
+    ('"SEND workforce"', {"answer": "SEND Workforce"}, [("answer", "SEND Workforce")]),
+    ('"send workforce"', {"answer": "SEND WORKFORCE"}, [("answer", "SEND WORKFORCE")]),
+    ('"SEND WORKFORCE"', {"answer": "SEND workforce"}, None),
+    ("A", {"answer": "a plan"}, [("answer", "a")]),  # one letter is not an acronym
+    ("EHCP", {"answer": "EHCPs and ehcp"}, None),
+    # accents fold away
+    ("naive", {"answer": "a naïve approach"}, [("answer", "naïve")]),
+    ("naïve", {"answer": "a naive approach"}, [("answer", "naive")]),
+    ("naïve", {"answer": "a nai\u0308ve approach"}, [("answer", "nai\u0308ve")]),
+    ("Ysgol", {"answer": "YSGOL Gymraeg"}, [("answer", "YSGOL")]),
+    ("ŵyr", {"answer": "wyr"}, [("answer", "wyr")]),
+    ("NAÏVE", {"answer": "NAIVE"}, [("answer", "NAIVE")]),
+    ("NAÏVE", {"answer": "naive"}, None),
+    ("strasse", {"answer": "Straße"}, [("answer", "Straße")]),
+    # AND, OR and NOT combine over the whole item
+    (
+        "needs workforce",
+        {"heading": "Special Educational Needs", "answer": "the workforce"},
+        [("answer", "workforce"), ("heading", "Needs")],
+    ),
+    ("needs AND pupils", {"heading": "Special Educational Needs", "answer": "the workforce"}, None),
+    ("EHCP OR workforce", {"answer": "the workforce"}, [("answer", "workforce")]),
+    (
+        "EHCP OR workforce",
+        {"answer": "EHCP workforce"},
+        [("answer", "EHCP"), ("answer", "workforce")],
+    ),
+    ("EHCP OR tribunal", {"answer": "the workforce"}, None),
+    ("workforce NOT teachers", {"answer": "teachers and workforce"}, None),
+    ("workforce NOT teachers", {"answer": "support workforce"}, [("answer", "workforce")]),
+    ("workforce NOT needs", {"heading": "Needs", "answer": "workforce"}, None),
+    ("workforce NOT (EHCP OR tribunal)", {"answer": "workforce tribunal"}, None),
+    ("workforce NOT (EHCP tribunal)", {"answer": "workforce tribunal"}, [("answer", "workforce")]),
+    # precedence: NOT > AND > OR
+    ("EHCP workforce OR tribunal", {"answer": "tribunal"}, [("answer", "tribunal")]),
+    ("EHCP workforce OR tribunal", {"answer": "workforce"}, None),
+    ("EHCP (workforce OR tribunal)", {"answer": "tribunal"}, None),
+    ("NOT EHCP workforce OR tribunal", {"answer": "EHCP tribunal"}, [("answer", "tribunal")]),
+    ("NOT EHCP workforce OR tribunal", {"answer": "EHCP workforce"}, None),
+    # lower-case operators are words
+    (
+        "support and workforce",
+        {"answer": "support and workforce"},
+        [("answer", "support"), ("answer", "and"), ("answer", "workforce")],
+    ),
+    ("support and workforce", {"answer": "support workforce"}, None),
+    # hits are sorted by field, then offset, and a term found twice is reported once per place
+    (
+        "workforce OR (SEND workforce)",
+        {"question": "SEND workforce", "answer": "workforce"},
+        [("answer", "workforce"), ("question", "SEND"), ("question", "workforce")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("query", "fields", "expected"), CASES)
+def test_match(query: str, fields: dict[str, str], expected: Expected) -> None:
+    assert hits_as_text(match(parse(query), fields), fields) == expected
+
+
+def test_hits_name_the_term_as_the_rule_wrote_it() -> None:
+    fields = {"answer": "SEND-workforce and EHCP"}
+    assert match(parse('"SEND  workforce" OR ehcp'), fields) == (
+        Hit("answer", 0, 14, '"SEND  workforce"'),
+        Hit("answer", 19, 23, "ehcp"),
+    )
+
+
+def test_a_document_answers_many_queries() -> None:
+    doc = Document({"heading": "SEND", "answer": "workforce planning"})
+    assert match_document(parse("SEND workforce"), doc) == (
+        Hit("answer", 0, 9, "workforce"),
+        Hit("heading", 0, 4, "SEND"),
+    )
+    assert match_document(parse("send NOT planning"), doc) is None
+    assert match_document(parse("planning"), doc) == (Hit("answer", 10, 18, "planning"),)
+
+
+def test_empty_and_missing_fields_match_nothing() -> None:
+    assert match(parse("SEND"), {}) is None
+    assert match(parse("SEND"), {"answer": ""}) is None
+
+
+# --- words ---------------------------------------------------------------------------------
+
+
+def test_words_keep_offsets_into_the_original_text() -> None:
+    text = "SEND-workforce, nai\u0308ve  children’s 2023 Straße"
+    found = words(text)
+    assert [text[x.start : x.end] for x in found] == [
+        "SEND",
+        "workforce",
+        "nai\u0308ve",
+        "children",
+        "s",
+        "2023",
+        "Straße",
+    ]
+    assert [x.norm for x in found] == [
+        "send",
+        "workforce",
+        "naive",
+        "children",
+        "s",
+        "2023",
+        "strasse",
+    ]
+    assert [x.caps for x in found] == [True, False, False, False, False, False, False]
+
+
+@pytest.mark.parametrize(
+    ("word", "acronym"),
+    [
+        ("SEND", True),
+        ("NHS2", True),
+        ("ÉCOLE", True),
+        ("Send", False),
+        ("send", False),
+        ("A", False),
+        ("2023", False),
+        ("B2", False),
+    ],
+)
+def test_acronyms_are_words_in_capitals_with_two_letters(word: str, acronym: bool) -> None:
+    assert is_acronym(word) is acronym
+
+
+def test_fold_ignores_case_and_accents() -> None:
+    assert fold("Naïve") == fold("NAIVE") == fold("nai\u0308ve") == "naive"
+
+
+# --- the seed question ----------------------------------------------------------------------
+
+
+def test_seed_answer_matches_send_workforce_where_published() -> None:
+    answer = html_to_text(sanitise_html(SEED_ANSWER_HTML))
+    fields = {"heading": "Special Educational Needs", "question": SEED_QUESTION, "answer": answer}
+    hits = match(parse('"SEND workforce"'), fields)
+    assert hits is not None
+    assert [(h.field, h.start) for h in hits] == [("answer", 251), ("answer", 385)]
+    assert all(answer[h.start : h.end] == "SEND workforce" for h in hits)
+    # the question has SEND and workforce, but not together
+    assert match(parse('"SEND workforce"'), {"question": SEED_QUESTION}) is None
+    assert match(parse("SEND workforce"), {"question": SEED_QUESTION}) is not None
+
+
+def test_sending_guidance_is_not_send() -> None:
+    fields = {"answer": "we will send the workforce guidance"}
+    assert match(parse("SEND"), fields) is None
+    assert match(parse('"SEND workforce"'), fields) is None
+    assert match(parse("send workforce"), fields) is not None
+
+
+# --- properties -----------------------------------------------------------------------------
+
+text_words = st.lists(st.text(alphabet="abcdéf", min_size=1, max_size=3), min_size=1, max_size=10)
+separators = st.text(alphabet=" \n,.-'’/—…()\"", min_size=1, max_size=4)
+
+
+@st.composite
+def phrase_and_words(draw: st.DrawFn) -> tuple[str, list[str]]:
+    ws = draw(text_words)
+    i = draw(st.integers(0, len(ws) - 1))
+    j = draw(st.integers(i + 1, min(len(ws), i + 3)))
+    query_words = ws[i:j] if draw(st.booleans()) else draw(text_words)[:3]
+    return '"' + " ".join(query_words) + '"', ws
+
+
+def spans(hits: tuple[Hit, ...] | None) -> list[tuple[str, int, int]] | None:
+    return None if hits is None else [(h.field, h.start, h.end) for h in hits]
+
+
+def joined(ws: list[str], seps: list[str]) -> str:
+    return ws[0] + "".join(s + x for s, x in zip(seps, ws[1:], strict=False))
+
+
+@given(phrase_and_words(), st.data())
+def test_matching_ignores_spacing_and_punctuation(
+    case: tuple[str, list[str]], data: st.DataObject
+) -> None:
+    query, ws = case
+    seps = data.draw(st.lists(separators, min_size=len(ws) - 1, max_size=len(ws) - 1))
+    plain, noisy = " ".join(ws), joined(ws, seps)
+    q = parse(query)
+    a, b = match(q, {"answer": plain}), match(q, {"answer": noisy})
+    assert (a is None) == (b is None)
+    if a is not None and b is not None:
+        assert len(a) == len(b)
+        for hit in b:
+            found = [x.norm for x in words(noisy[hit.start : hit.end])]
+            assert found == [fold(x) for x in q.ast.words]  # type: ignore[union-attr]
+
+
+@given(phrase_and_words(), st.data())
+def test_matching_ignores_case_outside_acronyms(
+    case: tuple[str, list[str]], data: st.DataObject
+) -> None:
+    query, ws = case
+    recased = [data.draw(st.sampled_from([x, x.upper(), x.title()])) for x in ws]
+    lower, mixed = " ".join(ws), " ".join(recased)
+    assert (
+        spans(match(parse(query), {"answer": lower}))
+        == spans(match(parse(query), {"answer": mixed}))
+        == spans(match(parse(query.title()), {"answer": mixed}))
+    )
+
+
+@given(phrase_and_words())
+def test_an_acronym_never_matches_lower_case_text(case: tuple[str, list[str]]) -> None:
+    query, ws = case
+    shouted = parse(query.upper())
+    found = match(shouted, {"answer": " ".join(ws)})
+    if any(is_acronym(x) for x in shouted.ast.words):  # type: ignore[union-attr]
+        assert found is None
+    else:  # single letters are not acronyms: "A" is still "a"
+        assert spans(found) == spans(match(parse(query), {"answer": " ".join(ws)}))
+
+
+# --- rules over events ----------------------------------------------------------------------
+
+
+def record(key: str, answer: str, source: str = "parliament") -> Record:
+    return Record(
+        source=source,
+        key=key,
+        kind="written_question",
+        title="Special Educational Needs",
+        url=f"https://example.org/{key}",
+        status=Status.ANSWERED,
+        question=Text("<p>To ask</p>", "To ask"),
+        answer=Text(f"<p>{answer}</p>", answer),
+    )
+
+
+def rule(rule_id: str, query: str, events: set[EventType], sources: set[str] | None = None) -> Rule:
+    return Rule(
+        rule_id, parse(query), frozenset(events), None if sources is None else frozenset(sources)
+    )
+
+
+def test_match_events_applies_rules_to_the_events_they_want() -> None:
+    answered = Event(EventType.ANSWERED, record("1", "SEND workforce planning"))
+    corrected = Event(EventType.CORRECTED, record("2", "the SEND workforce"))
+    elsewhere = Event(EventType.ANSWERED, record("3", "SEND workforce", source="lords"))
+    unrelated = Event(EventType.ANSWERED, record("4", "school meals"))
+    rules = [
+        rule("all", '"SEND workforce"', {EventType.ANSWERED, EventType.CORRECTED}),
+        rule("answers-here", "workforce", {EventType.ANSWERED}, {"parliament"}),
+        rule("needs", "needs", {EventType.ANSWERED}),
+    ]
+    found = match_events(rules, [answered, corrected, elsewhere, unrelated])
+    assert [(m.rule_id, m.event.record.key) for m in found] == [
+        ("all", "1"),
+        ("answers-here", "1"),
+        ("needs", "1"),
+        ("all", "2"),
+        ("all", "3"),
+        ("needs", "3"),
+        ("needs", "4"),
+    ]
+    assert found[0].hits == (Hit("answer", 0, 14, '"SEND workforce"'),)
+    assert found[2].hits == (Hit("heading", 20, 25, "needs"),)
+
+
+def test_match_events_without_rules_or_events() -> None:
+    event = Event(EventType.ANSWERED, record("1", "SEND"))
+    assert match_events([], [event]) == []
+    assert match_events([rule("r", "SEND", {EventType.ANSWERED})], []) == []
+    assert match_events([rule("r", "SEND", {EventType.TABLED})], [event]) == []

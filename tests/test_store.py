@@ -1,0 +1,518 @@
+"""The store conformance suite: every test runs on SQLite and on PostgreSQL (see conftest)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from watcher.errors import StoreError
+from watcher.model import Event, EventType, Hit, Match, Record, Status, Text
+from watcher.store import (
+    Delivery,
+    LedgerEntry,
+    PollOutcome,
+    SourceState,
+    Store,
+    open_store,
+)
+from watcher.store import schema as tables
+from watcher.store.engine import store_engine
+from watcher.store.migrations import MIGRATIONS
+
+T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+SRC = "wq"
+R = TypeVar("R")
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def rec(
+    key: str = "1",
+    *,
+    answer: str | None = None,
+    title: str = "SEND workforce",
+    status: Status | None = None,
+) -> Record:
+    return Record(
+        source=SRC,
+        key=key,
+        kind="written_question",
+        title=title,
+        url=f"https://questions.example/{key}",
+        status=status or (Status.ANSWERED if answer else Status.TABLED),
+        uin=f"U{key}",
+        department="Department for Education",
+        question=Text(
+            html="<p>What is the SEND workforce?</p>", plain="What is the SEND workforce?"
+        ),
+        answer=Text(html=f"<p>{answer}</p>", plain=answer) if answer else None,
+    )
+
+
+def ev(
+    record: Record,
+    type_: EventType = EventType.TABLED,
+    previous: Record | None = None,
+    *,
+    replaces_holding: bool = False,
+) -> Event:
+    return Event(type=type_, record=record, previous=previous, replaces_holding=replaces_holding)
+
+
+HITS = (Hit("heading", 0, 14, "SEND workforce"),)
+
+
+def poll(
+    started: datetime,
+    events: Sequence[Event] = (),
+    subs: Sequence[str] = ("alice",),
+    *,
+    records: Sequence[tuple[Record, str]] | None = None,
+    rule: str = "send",
+    error: str | None = None,
+) -> PollOutcome:
+    """A poll that stored the events' records, matched each to ``rule`` and owes it to ``subs``."""
+    if records is None:
+        records = [(e.record, f"listed-{e.record.fingerprint}") for e in events]
+    return PollOutcome(
+        source=SRC,
+        started=started,
+        records=records,
+        events=events,
+        matches=[Match(rule, e, HITS) for e in events],
+        ledger=[LedgerEntry(s, e.identity) for e in events for s in subs],
+        error=error,
+    )
+
+
+def count(url: str, table: str) -> int:
+    engine = store_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(tables.metadata.tables[table])
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
+def together(calls: Sequence[Callable[[], R]]) -> list[R]:
+    """Run the calls in threads released at the same instant; their results in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], R]) -> R:
+        barrier.wait(timeout=10)
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return [f.result(timeout=30) for f in [pool.submit(run, c) for c in calls]]
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+
+def test_migrate_again_keeps_data_and_records_each_version_once(
+    store: Store, store_url: str
+) -> None:
+    store.commit(poll(at(0), [ev(rec())]))
+    store.migrate()
+    store.migrate()
+    assert count(store_url, "schema_migrations") == len(MIGRATIONS)
+    assert list(store.current(SRC, ["1"])) == ["1"]
+    assert len(store.pending("alice", at(1))) == 1
+
+
+def test_two_processes_can_migrate_at_once(store_url: str) -> None:
+    a, b = open_store(store_url), open_store(store_url)
+    try:
+        together([a.migrate, b.migrate])
+        assert count(store_url, "schema_migrations") == len(MIGRATIONS)
+        assert a.commit(poll(at(0), [ev(rec())])).events == 1
+        assert b.current(SRC, ["1"])["1"] == rec()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_migrations_build_the_schema_the_code_queries(store: Store, store_url: str) -> None:
+    engine = store_engine(store_url)
+    try:
+        found = inspect(engine)
+        for table in tables.metadata.sorted_tables:
+            columns = {c["name"] for c in found.get_columns(table.name)}
+            assert columns == set(table.columns.keys()), table.name
+    finally:
+        engine.dispose()
+
+
+def test_an_unmigrated_store_raises_store_error(store_url: str) -> None:
+    s = open_store(store_url)
+    try:
+        with pytest.raises(StoreError) as info:
+            s.source_state(SRC)
+        assert info.value.__cause__ is not None
+    finally:
+        s.close()
+
+
+# --- commit -----------------------------------------------------------------------------------
+
+
+def test_committing_the_same_poll_twice_changes_nothing(store: Store, store_url: str) -> None:
+    outcome = poll(at(0), [ev(rec("1")), ev(rec("2"))], subs=("alice", "bob"))
+    first = store.commit(outcome)
+    second = store.commit(outcome)
+    assert (first.records, first.events, first.ledger) == (2, 2, 4)
+    assert (second.records, second.events, second.ledger) == (0, 0, 0)
+    for table, rows in [
+        ("record", 2),
+        ("record_version", 2),
+        ("event", 2),
+        ("event_match", 2),
+        ("ledger", 4),
+    ]:
+        assert count(store_url, table) == rows, table
+    assert store.source_state(SRC).error_count == 0
+
+
+def test_every_version_is_kept_and_an_event_shows_the_one_it_replaced(store: Store) -> None:
+    tabled = rec("1")
+    holding = rec("1", answer="I will reply shortly.", status=Status.HOLDING)
+    answered = rec("1", answer="There are 1,234 SEND specialists.")
+    store.commit(poll(at(0), [ev(tabled)]))
+    store.commit(poll(at(10), [ev(holding, EventType.HOLDING, tabled)]))
+    summary = store.commit(
+        poll(at(20), [ev(answered, EventType.ANSWERED, holding, replaces_holding=True)])
+    )
+    assert (summary.records, summary.events) == (1, 1)
+
+    items = store.pending("alice", at(30))
+    assert [(i.event.type, i.event.record, i.event.previous) for i in items] == [
+        (EventType.TABLED, tabled, None),
+        (EventType.HOLDING, holding, tabled),
+        (EventType.ANSWERED, answered, holding),
+    ]
+    assert items[2].event.replaces_holding
+    assert items[2].event.identity == ev(answered, EventType.ANSWERED).identity
+    assert store.current(SRC, ["1"]) == {"1": answered}
+
+
+def test_a_previous_version_never_stored_is_stored_with_the_event(store: Store) -> None:
+    before, after = rec("9", answer="First."), rec("9", answer="Corrected.")
+    store.commit(poll(at(0), [ev(after, EventType.CORRECTED, before)]))
+    [item] = store.pending("alice", at(1))
+    assert item.event.previous == before
+
+
+def test_listed_fingerprint_follows_the_listing_even_when_the_record_is_unchanged(
+    store: Store,
+) -> None:
+    r = rec("1")
+    store.commit(poll(at(0), [ev(r)], records=[(r, "listed-a")]))
+    again = store.commit(poll(at(10), records=[(r, "listed-b")]))
+    assert again.records == 0
+    assert store.listed_fingerprints(SRC, ["1", "never-seen"]) == {"1": "listed-b"}
+    assert store.listed_fingerprints("other-source", ["1"]) == {}
+
+
+def test_current_is_the_latest_version_and_a_late_older_poll_does_not_roll_it_back(
+    store: Store,
+) -> None:
+    old, new = rec("1"), rec("1", answer="Answered.")
+    store.commit(poll(at(10), records=[(new, "listed-new")]))
+    store.commit(poll(at(0), records=[(old, "listed-old")]))
+    assert store.current(SRC, ["1", "2"]) == {"1": new}
+    assert store.listed_fingerprints(SRC, ["1"]) == {"1": "listed-new"}
+
+
+def test_many_keys_are_read_back(store: Store) -> None:
+    records = [rec(str(n)) for n in range(1200)]
+    store.commit(poll(at(0), records=[(r, r.key) for r in records]))
+    keys = [r.key for r in records]
+    assert store.current(SRC, keys) == {r.key: r for r in records}
+    assert store.listed_fingerprints(SRC, iter(keys)) == {k: k for k in keys}
+
+
+def test_a_ledger_row_is_unique_per_subscription_and_event(store: Store, store_url: str) -> None:
+    e = ev(rec("1"))
+    outcome = poll(at(0), [e], subs=("alice", "alice", "bob"))
+    assert store.commit(outcome).ledger == 2
+    assert store.commit(poll(at(10), [e], subs=("alice", "carol"))).ledger == 1
+    assert count(store_url, "ledger") == 3
+    assert [len(store.pending(s, at(20))) for s in ("alice", "bob", "carol")] == [1, 1, 1]
+
+
+def test_a_ledger_entry_for_an_unknown_event_fails_the_whole_commit(store: Store) -> None:
+    e = ev(rec("1"))
+    bad = PollOutcome(
+        source=SRC,
+        started=at(0),
+        records=[(e.record, "l")],
+        events=[e],
+        ledger=[LedgerEntry("alice", ev(rec("2")).identity)],
+    )
+    with pytest.raises(StoreError):
+        store.commit(bad)
+    assert store.current(SRC, ["1"]) == {}
+    assert store.source_state(SRC) == SourceState(SRC)
+
+
+def test_a_partial_poll_keeps_its_records_and_records_the_error(store: Store) -> None:
+    summary = store.commit(poll(at(0), [ev(rec("1"))], error="page 3: HTTP 503"))
+    assert (summary.records, summary.events, summary.ledger) == (1, 1, 1)
+    assert store.current(SRC, ["1"]) == {"1": rec("1")}
+    assert len(store.pending("alice", at(1))) == 1
+    state = store.source_state(SRC)
+    assert (state.last_poll, state.last_ok, state.last_error, state.error_count) == (
+        at(0),
+        None,
+        "page 3: HTTP 503",
+        1,
+    )
+
+
+# --- source state and leases ----------------------------------------------------------------
+
+
+def test_source_state_records_errors_and_a_good_poll_clears_them(store: Store) -> None:
+    assert store.source_state(SRC) == SourceState(SRC)
+    store.record_error(SRC, "timeout", at(0))
+    store.commit(poll(at(10), error="HTTP 500"))
+    state = store.source_state(SRC)
+    assert (state.last_poll, state.last_error, state.last_error_at, state.error_count) == (
+        at(10),
+        "HTTP 500",
+        at(10),
+        2,
+    )
+    assert state.last_ok is None
+
+    store.commit(poll(at(20)))
+    state = store.source_state(SRC)
+    assert (state.last_poll, state.last_ok, state.last_error, state.error_count) == (
+        at(20),
+        at(20),
+        None,
+        0,
+    )
+    store.record_error("other", "DNS", at(30))
+    assert [s.source for s in store.source_states()] == ["other", SRC]
+
+
+def test_the_same_failed_poll_committed_twice_counts_once(store: Store) -> None:
+    failed = poll(at(0), error="HTTP 500")
+    store.commit(failed)
+    store.commit(failed)
+    assert store.source_state(SRC).error_count == 1
+
+
+def test_times_come_back_as_utc_and_naive_times_are_refused(store: Store) -> None:
+    paris = timezone(timedelta(hours=1))
+    store.record_error(SRC, "x", datetime(2025, 3, 3, 10, 0, tzinfo=paris))
+    last_poll = store.source_state(SRC).last_poll
+    assert last_poll == T0
+    assert last_poll is not None
+    assert last_poll.utcoffset() == timedelta(0)
+    with pytest.raises(StoreError):
+        store.record_error(SRC, "x", datetime(2025, 3, 3, 10, 0))
+
+
+def test_a_lease_has_one_holder_until_it_expires_or_is_released(store: Store) -> None:
+    assert store.lease(SRC, "a", until=at(10), now=at(0))
+    assert not store.lease(SRC, "b", until=at(15), now=at(5))
+    assert store.lease(SRC, "a", until=at(20), now=at(5))  # renewal
+    assert not store.lease(SRC, "b", until=at(25), now=at(19))
+    assert store.lease(SRC, "b", until=at(30), now=at(20))  # a's lease ran out
+    assert not store.lease(SRC, "a", until=at(30), now=at(21))
+    store.release(SRC, "a")  # not a's to release
+    assert not store.lease(SRC, "a", until=at(30), now=at(21))
+    store.release(SRC, "b")
+    assert store.lease(SRC, "a", until=at(40), now=at(22))
+    assert store.lease("other", "b", until=at(40), now=at(22))  # leases are per source
+    assert store.source_state(SRC).error_count == 0
+
+
+def test_concurrent_leases_have_one_winner(store_url: str, store: Store) -> None:
+    others = [open_store(store_url) for _ in range(4)]
+    try:
+        won = together(
+            [
+                partial(s.lease, SRC, f"replica-{n}", until=at(10), now=at(0))
+                for n, s in enumerate(others)
+            ]
+        )
+        assert sorted(won) == [False, False, False, True]
+    finally:
+        for s in others:
+            s.close()
+
+
+# --- sending half -------------------------------------------------------------------------------
+
+
+def test_pending_is_oldest_first_unclaimed_and_before_the_cutoff(store: Store) -> None:
+    store.commit(poll(at(20), [ev(rec("3"))]))
+    store.commit(poll(at(0), [ev(rec("1"))]))
+    store.commit(poll(at(10), [ev(rec("2"))], subs=("alice", "bob")))
+    items = store.pending("alice", before=at(20))  # the cutoff is exclusive
+    assert [(i.event.record.key, i.created) for i in items] == [("1", at(0)), ("2", at(10))]
+    assert [i.event.record.key for i in store.pending("bob", at(60))] == ["2"]
+    assert store.pending("nobody", at(60)) == []
+
+
+def test_pending_items_carry_every_rules_hits(store: Store) -> None:
+    e = ev(rec("1"))
+    other = (Hit("question", 12, 26, "SEND workforce"), Hit("heading", 0, 4, "send"))
+    store.commit(
+        PollOutcome(
+            source=SRC,
+            started=at(0),
+            records=[(e.record, "l")],
+            events=[e],
+            matches=[Match("send", e, HITS), Match("workforce", e, other)],
+            ledger=[LedgerEntry("alice", e.identity)],
+        )
+    )
+    [item] = store.pending("alice", at(1))
+    assert dict(item.hits) == {"send": HITS, "workforce": other}
+
+
+def _owed(store: Store, n: int, sub: str = "alice", start: int = 0) -> list[int]:
+    store.commit(poll(at(start), [ev(rec(f"{sub}-{start}-{k}")) for k in range(n)], subs=(sub,)))
+    return [i.ledger_id for i in store.pending(sub, at(start + 1))]
+
+
+def test_a_delivery_claims_its_rows_once(store: Store) -> None:
+    ids = _owed(store, 3)
+    d = store.create_delivery("alice", "key-1", ids[:2], period_end=at(5), now=at(6))
+    assert d is not None
+    assert (d.subscription_id, d.idempotency_key, d.period_end, d.created) == (
+        "alice",
+        "key-1",
+        at(5),
+        at(6),
+    )
+    assert (d.attempts, d.sent, d.next_attempt) == (0, None, None)
+    assert [i.ledger_id for i in store.delivery_items(d.id)] == ids[:2]
+    assert [i.ledger_id for i in store.pending("alice", at(10))] == [ids[2]]
+    assert store.create_delivery("alice", "key-2", ids[:2], at(5), at(7)) is None
+    assert [x.id for x in store.unsent_deliveries("alice", at(10))] == [d.id]
+    # Another subscription's rows cannot be claimed.
+    assert store.create_delivery("bob", "key-3", ids[2:], at(5), at(7)) is None
+
+
+def test_reusing_an_idempotency_key_returns_the_existing_delivery(store: Store) -> None:
+    ids = _owed(store, 2)
+    d = store.create_delivery("alice", "key-1", ids[:1], at(5), at(6))
+    again = store.create_delivery("alice", "key-1", ids[1:], at(9), at(9))
+    assert again == d
+    assert [i.ledger_id for i in store.pending("alice", at(10))] == ids[1:]
+
+
+def test_concurrent_claimers_never_share_a_row(store_url: str, store: Store) -> None:
+    claimers = [open_store(store_url) for _ in range(2)]
+    try:
+        for round_ in range(5):
+            sub = f"sub-{round_}"
+            ids = _owed(store, 20, sub=sub, start=round_ * 10)
+            results = together(
+                [
+                    partial(s.create_delivery, sub, f"{sub}-{n}", ids, at(99), at(99))
+                    for n, s in enumerate(claimers)
+                ]
+            )
+            claimed = [
+                [i.ledger_id for i in store.delivery_items(d.id)] if d else [] for d in results
+            ]
+            assert sorted(claimed[0] + claimed[1]) == sorted(ids)  # disjoint and complete
+            assert all((d is None) == (not c) for d, c in zip(results, claimed, strict=True))
+    finally:
+        for s in claimers:
+            s.close()
+
+
+def test_failed_deliveries_wait_for_their_next_attempt(store: Store) -> None:
+    d = store.create_delivery("alice", "k", _owed(store, 1), at(5), at(6))
+    assert d is not None
+    store.mark_failed(d.id, "SMTP 451", at=at(7), next_attempt=at(17))
+    assert store.unsent_deliveries("alice", at(16)) == []
+    [due] = store.unsent_deliveries("alice", at(17))
+    assert (due.attempts, due.last_error, due.next_attempt) == (1, "SMTP 451", at(17))
+    store.mark_failed(d.id, "SMTP 421", at=at(17), next_attempt=at(40))
+    [failed] = store.failed_deliveries()
+    assert (failed.id, failed.attempts, failed.last_error) == (d.id, 2, "SMTP 421")
+
+
+def test_a_sent_delivery_is_no_longer_unsent(store: Store) -> None:
+    first = store.create_delivery("alice", "k1", _owed(store, 1), at(5), at(6))
+    second = store.create_delivery("alice", "k2", _owed(store, 1, start=2), at(5), at(6))
+    assert first is not None
+    assert second is not None
+    store.mark_failed(first.id, "timeout", at(7), at(8))
+    store.mark_sent(first.id, at(9))
+    store.mark_sent(first.id, at(12))  # a repeat keeps the first acceptance
+    assert [d.id for d in store.unsent_deliveries("alice", at(60))] == [second.id]
+    assert store.failed_deliveries() == []
+    assert store.create_delivery("alice", "k1", [], at(5), at(6)) == Delivery(
+        id=first.id,
+        subscription_id="alice",
+        idempotency_key="k1",
+        period_end=at(5),
+        created=at(6),
+        attempts=1,
+        last_error="timeout",
+        next_attempt=None,
+        sent=at(9),
+    )
+
+
+def test_marking_an_unknown_delivery_raises(store: Store) -> None:
+    with pytest.raises(StoreError):
+        store.mark_sent(12345, at(0))
+    with pytest.raises(StoreError):
+        store.mark_failed(12345, "x", at(0), at(1))
+
+
+# --- SQLite specifics -------------------------------------------------------------------------
+
+
+def test_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = f"{tmp_path}/a/b/watcher.db"
+    s = open_store(f"sqlite:///{path}")
+    try:
+        s.migrate()
+        with sqlite3.connect(path) as raw:
+            assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        raw.close()
+    finally:
+        s.close()
+
+
+def test_in_memory_sqlite_is_one_database_for_every_thread() -> None:
+    s = open_store("sqlite://")
+    try:
+        s.migrate()
+        s.commit(poll(at(0), [ev(rec())]))
+        found = together([partial(s.current, SRC, ["1"]) for _ in range(4)])
+        assert found == [{"1": rec()}] * 4
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/db", "not a url"])
+def test_an_unusable_url_raises_store_error(url: str) -> None:
+    with pytest.raises(StoreError):
+        open_store(url)

@@ -1,0 +1,433 @@
+"""Configuration: YAML with ``${VAR}`` secrets, parsed once into frozen, validated objects.
+
+Nothing downstream sees a raw dict. Unknown keys and bad values are errors naming the file, the
+key path (``channels[0].port``) and the problem; the CLI turns ``ConfigError`` into exit code 2.
+
+Shape (see ``config/watcher.example.yaml`` for the documented version)::
+
+    store, data_dir, timezone, contact, templates, sources[], channels[], rules[], subscriptions[]
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from watcher.errors import ConfigError, QuerySyntaxError
+from watcher.model import EventType
+
+DEFAULT_CONFIG_PATH = "config/watcher.yaml"
+PARLIAMENT_API = "https://questions-statements-api.parliament.uk"
+BUILTIN_CHANNEL = "files"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _duration(value: Any) -> Any:
+    """``15m``, ``30s``, ``2h``, ``1d``, ``250ms`` or a number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError(f"{value!r} is not a duration (write e.g. 30s, 15m, 2h, 1d)")
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+# --- sources -------------------------------------------------------------------------------
+
+
+class ParliamentSourceConfig(_Frozen):
+    """The UK Parliament Written Questions API."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["parliament_written_questions"]
+    base_url: str = PARLIAMENT_API
+    every: Duration = timedelta(minutes=15)
+    lookback_days: int = Field(default=3, ge=0, le=366)
+    houses: tuple[Literal["Commons", "Lords"], ...] = ("Commons", "Lords")
+    # Which list windows to poll; "tabled" finds new questions before they are answered.
+    windows: tuple[Literal["answered", "corrected", "tabled"], ...] = (
+        "answered",
+        "corrected",
+        "tabled",
+    )
+    page_size: int = Field(default=100, ge=1, le=100)
+    timeout: Duration = timedelta(seconds=30)
+    max_concurrency: int = Field(default=2, ge=1, le=8)
+    max_per_second: float = Field(default=4.0, gt=0, le=20)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: Duration = timedelta(seconds=1)
+    max_retry_after: Duration = timedelta(minutes=2)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v.rstrip("/")
+
+
+SourceConfig = Annotated[ParliamentSourceConfig, Field(discriminator="kind")]
+
+
+# --- channels ------------------------------------------------------------------------------
+
+
+class SmtpChannelConfig(_Frozen):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["smtp"]
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = None
+    from_: str = Field(alias="from", min_length=3)
+    timeout: Duration = timedelta(seconds=30)
+
+    @model_validator(mode="after")
+    def _auth_pair(self) -> SmtpChannelConfig:
+        if bool(self.username) != bool(self.password):
+            raise ValueError("username and password go together: set both or neither")
+        return self
+
+
+class FilesChannelConfig(_Frozen):
+    """Writes each digest as an .eml file; the built-in channel when none is configured."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["files"]
+    path: str | None = None  # default: <data_dir>/outbox
+    from_: str = Field(default="Parliament Watcher <watcher@localhost>", alias="from")
+
+
+ChannelConfig = Annotated[SmtpChannelConfig | FilesChannelConfig, Field(discriminator="kind")]
+
+
+# --- rules and subscriptions ---------------------------------------------------------------
+
+
+class RuleConfig(_Frozen):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    query: str = Field(min_length=1)
+    events: tuple[EventType, ...] = (EventType.ANSWERED, EventType.CORRECTED)
+    sources: tuple[str, ...] | None = None  # default: every source
+
+    @field_validator("query")
+    @classmethod
+    def _parses(cls, v: str) -> str:
+        from watcher.match import parse  # the query language lives in match/
+
+        try:
+            parse(v)
+        except QuerySyntaxError as exc:
+            raise ValueError(f"{exc.problem} at position {exc.position}: {v!r}") from exc
+        return v
+
+
+class Cadence(_Frozen):
+    """When a subscription's digest goes out: ``immediate``, ``daily HH:MM``,
+    ``weekly DAY HH:MM``."""
+
+    kind: Literal["immediate", "daily", "weekly"]
+    at: time | None = None
+    weekday: int | None = None  # 0 = Monday
+
+    def __str__(self) -> str:
+        if self.kind == "immediate" or self.at is None:
+            return "immediate"
+        hhmm = self.at.strftime("%H:%M")
+        if self.kind == "daily" or self.weekday is None:
+            return f"daily {hhmm}"
+        return f"weekly {_WEEKDAYS[self.weekday]} {hhmm}"
+
+
+def _cadence(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    words = value.lower().split()
+    problem = (
+        f"{value!r} is not a digest cadence (write immediate, daily 07:30 or weekly mon 07:30)"
+    )
+    try:
+        if words == ["immediate"]:
+            return Cadence(kind="immediate")
+        if len(words) == 2 and words[0] == "daily":
+            return Cadence(kind="daily", at=_hhmm(words[1]))
+        if len(words) == 3 and words[0] == "weekly" and words[1][:3] in _WEEKDAYS:
+            return Cadence(kind="weekly", at=_hhmm(words[2]), weekday=_WEEKDAYS.index(words[1][:3]))
+    except ValueError:
+        pass
+    raise ValueError(problem)
+
+
+def _hhmm(s: str) -> time:
+    if not re.fullmatch(r"\d{1,2}:\d{2}", s):
+        raise ValueError(s)
+    h, m = (int(x) for x in s.split(":"))
+    return time(h, m)
+
+
+class SubscriptionConfig(_Frozen):
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:@+-]+$")
+    rules: tuple[str, ...] = Field(min_length=1)
+    channel: str | None = None  # default: the only channel configured, else the built-in one
+    to: tuple[str, ...] = ()
+    digest: Annotated[Cadence, BeforeValidator(_cadence)] = Cadence(kind="immediate")
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for address in v:
+            if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+", address):
+                raise ValueError(f"{address!r} is not an email address")
+        return v
+
+
+class Subscription(_Frozen):
+    """A subscription after defaults are resolved: it always has an id and a channel."""
+
+    id: str
+    rules: tuple[str, ...]
+    channel: str
+    to: tuple[str, ...]
+    digest: Cadence
+
+
+# --- the whole file ------------------------------------------------------------------------
+
+
+class Config(_Frozen):
+    store: str | None = None  # default: sqlite:///<data_dir>/watcher.db
+    data_dir: str = "data"
+    timezone: str = "Europe/London"
+    contact: str | None = None
+    templates: str | None = None  # a folder whose templates override the built-in ones
+    sources: tuple[SourceConfig, ...] = ()
+    channels: tuple[ChannelConfig, ...] = ()
+    rules: tuple[RuleConfig, ...] = ()
+    subscriptions: tuple[SubscriptionConfig, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r} (write e.g. Europe/London)") from exc
+        return v
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", v):
+            raise ValueError(f"{v!r} is not a store URL (sqlite:///path or postgresql://...)")
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite:///{Path(self.data_dir) / 'watcher.db'}"
+
+    @property
+    def user_agent(self) -> str:
+        from watcher import __version__
+
+        contact = f"; {self.contact}" if self.contact else ""
+        return f"watcher/{__version__} (+https://github.com/watcher-uk/watcher{contact})"
+
+    def rule(self, rule_id: str) -> RuleConfig:
+        return next(r for r in self.rules if r.id == rule_id)
+
+    def all_channels(self) -> tuple[ChannelConfig, ...]:
+        """The configured channels plus the built-in files channel, unless its id is taken."""
+        if any(c.id == BUILTIN_CHANNEL for c in self.channels):
+            return self.channels
+        return (*self.channels, FilesChannelConfig(id=BUILTIN_CHANNEL, kind="files"))
+
+    def resolved_subscriptions(self) -> tuple[Subscription, ...]:
+        out = []
+        for s in self.subscriptions:
+            channel = s.channel or (
+                self.channels[0].id if len(self.channels) == 1 else BUILTIN_CHANNEL
+            )
+            to = s.to or ("subscriber@localhost",)
+            sid = s.id or f"{channel}:{'+'.join(sorted(s.rules))}:{','.join(sorted(to))}"
+            out.append(Subscription(id=sid, rules=s.rules, channel=channel, to=to, digest=s.digest))
+        return tuple(out)
+
+    def reference_problems(self) -> list[tuple[str, str]]:
+        """Ids that are used twice or refer to nothing, as (key path, problem)."""
+        problems: list[tuple[str, str]] = []
+        _unique("sources", [s.id for s in self.sources], problems)
+        _unique("channels", [c.id for c in self.channels], problems)
+        _unique("rules", [r.id for r in self.rules], problems)
+        source_ids = {s.id for s in self.sources}
+        rule_ids = {r.id for r in self.rules}
+        channels = {c.id: c for c in self.all_channels()}
+        for i, r in enumerate(self.rules):
+            for s in r.sources or ():
+                if s not in source_ids:
+                    problems.append((f"rules[{i}].sources", f"no source has id {s!r}"))
+        for i, (sub, resolved) in enumerate(
+            zip(self.subscriptions, self.resolved_subscriptions(), strict=True)
+        ):
+            for rule_id in sub.rules:
+                if rule_id not in rule_ids:
+                    problems.append((f"subscriptions[{i}].rules", f"no rule has id {rule_id!r}"))
+            if sub.channel is None and len(self.channels) > 1:
+                problems.append(
+                    (f"subscriptions[{i}].channel", "required when several channels are configured")
+                )
+            elif resolved.channel not in channels:
+                problems.append(
+                    (
+                        f"subscriptions[{i}].channel",
+                        f"no channel has id {resolved.channel!r} "
+                        f"(known: {', '.join(sorted(channels))})",
+                    )
+                )
+            elif isinstance(channels[resolved.channel], SmtpChannelConfig) and not sub.to:
+                problems.append((f"subscriptions[{i}].to", "an smtp channel needs recipients"))
+        _unique("subscriptions", [s.id for s in self.resolved_subscriptions()], problems)
+        return problems
+
+
+def _unique(section: str, ids: list[str], problems: list[tuple[str, str]]) -> None:
+    seen: set[str] = set()
+    for i, x in enumerate(ids):
+        if x in seen:
+            problems.append((f"{section}[{i}].id", f"{x!r} is used twice"))
+        seen.add(x)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read, interpolate and validate a config file. Raises ``ConfigError``."""
+    name = os.fspath(path)
+    try:
+        raw_text = Path(name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(name, [("", "file not found (set --config or WATCHER_CONFIG)")]) from None
+    except OSError as exc:
+        raise ConfigError(name, [("", f"cannot read: {exc.strerror}")]) from exc
+    return parse(raw_text, name, os.environ if env is None else env)
+
+
+def parse(text: str, name: str, env: Mapping[str, str]) -> Config:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(
+            name, [("", f"{where}not valid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(name, [("", "the top level must be a mapping of keys")])
+    problems: list[tuple[str, str]] = []
+    data = _interpolate(data, "", env, problems)
+    if "data_dir" not in data and env.get("WATCHER_DATA_DIR"):
+        data["data_dir"] = env["WATCHER_DATA_DIR"]
+    if problems:
+        raise ConfigError(name, problems)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(name, [_describe(e, data) for e in exc.errors()]) from exc
+    problems = config.reference_problems()
+    if problems:
+        raise ConfigError(name, problems)
+    return config
+
+
+def _interpolate(
+    value: Any, path: str, env: Mapping[str, str], problems: list[tuple[str, str]]
+) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, _join(path, str(k)), env, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{path}[{i}]", env, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match[str]) -> str:
+        var, default = m.group(1), m.group(2)
+        if var in env:
+            return env[var]
+        if default is not None:
+            return default
+        problems.append((path, f"environment variable {var} is not set"))
+        return ""
+
+    return _ENV.sub(sub, value)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _describe(error: Any, data: Any) -> tuple[str, str]:
+    """A pydantic error as (key path, problem), with list items named by index."""
+    path = ""
+    node = data
+    for part in error["loc"]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            continue
+        if isinstance(node, dict) and part not in node and node.get("kind") == part:
+            continue  # a discriminated union names the kind in the location; it is not a key
+        path = _join(path, part)
+        node = node.get(part) if isinstance(node, dict) else None
+    kind, msg = error["type"], str(error["msg"])
+    if kind == "extra_forbidden":
+        msg = "unknown key"
+    elif kind == "missing":
+        msg = "required key is missing"
+    elif kind == "union_tag_invalid":
+        msg = f"unknown kind {error['ctx']['tag']!r} (expected {error['ctx']['expected_tags']})"
+    elif kind == "union_tag_not_found":
+        msg = "required key 'kind' is missing"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return path, msg

@@ -1,0 +1,69 @@
+"""Our exception tree. Foreign exceptions are translated into these once, at the boundary
+(``sources/http.py``, ``store/``, ``channels/``), always with ``raise ... from exc``.
+
+    WatcherError
+    ├── ConfigError            invalid configuration: file, key path, problem (CLI exit code 2)
+    ├── QuerySyntaxError       a rule's query does not parse: position and problem
+    ├── SourceError            a poll failed; recorded on the source's state, retried next poll
+    │   ├── FetchError         the network or the server failed (timeouts, 5xx, 429 after retries)
+    │   └── ParseError         the server answered with something we cannot read
+    ├── StoreError             the database failed
+    └── DeliveryError          a channel could not deliver; the digest stays unsent
+"""
+
+from __future__ import annotations
+
+
+class WatcherError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(WatcherError):
+    """Invalid configuration. ``str()`` names the file, the key path and the problem."""
+
+    def __init__(self, file: str, problems: list[tuple[str, str]]) -> None:
+        self.file = file
+        self.problems = problems  # (key path, what is wrong)
+        lines = [
+            f"{file}: {path}: {problem}" if path else f"{file}: {problem}"
+            for path, problem in problems
+        ]
+        super().__init__("\n".join(lines))
+
+
+class QuerySyntaxError(WatcherError):
+    """A query that does not parse. ``position`` is a 0-based character offset."""
+
+    def __init__(self, query: str, position: int, problem: str) -> None:
+        self.query = query
+        self.position = position
+        self.problem = problem
+        super().__init__(f"{problem} at position {position}")
+
+    def pointer(self) -> str:
+        """The query with a caret under the offending position, for terminals."""
+        return f"{self.query}\n{' ' * self.position}^"
+
+
+class SourceError(WatcherError):
+    """A source could not be polled."""
+
+
+class FetchError(SourceError):
+    """The network or the remote server failed, after retries."""
+
+
+class ParseError(SourceError):
+    """The remote server answered with something we cannot read."""
+
+
+class StoreError(WatcherError):
+    """The database failed."""
+
+
+class DeliveryError(WatcherError):
+    """A channel could not deliver a message. ``permanent`` errors are not worth retrying soon."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        self.permanent = permanent
+        super().__init__(message)

@@ -1,0 +1,36 @@
+"""Logging set-up. Log lines are events with fields, never sentences::
+
+    2026-11-28T15:34:11Z INFO watcher.pipeline event=poll_done source=written-questions new=3
+
+Call sites write ``logger.info("event=poll_done source=%s new=%d", ...)``; values that may
+contain spaces are quoted with ``q``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+
+def q(value: object) -> str:
+    """A field value, quoted when it holds spaces or quotes, on one line."""
+    s = " ".join(str(value).split())
+    if not s or any(c in s for c in ' "='):
+        return '"' + s.replace('"', "'") + '"'
+    return s
+
+
+def configure(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%SZ"
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Third-party chatter at INFO is noise in an event log.
+    for name in ("httpx", "httpcore", "apscheduler", "mail.log"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,300 @@
+"""The data flow, top to bottom. Orchestration only: every decision is made by a pure module
+(``diff``, ``match``, ``digest``) and every side effect by an edge (``sources``, ``store``,
+``channels``).
+
+    poll(service, source_id)                         every source.every
+      1 lease      store.lease            one replica polls a source at a time
+      2 list       source.list            the window's listing pages → ListEntry (+ fingerprint)
+      3 select     diff.changed           only new entries or entries whose listing changed
+      4 fetch      source.fetch           detail of those → Record (full text, sanitised)
+      5 diff       diff.events            Record vs stored version → Event (answered, corrected ...)
+      6 match      match.match_events     Event × Rule → Match (with hits)
+      7 ledger     _ledger                Match × Subscription → LedgerEntry
+      8 commit     store.commit           records, versions, events, matches, ledger, source state:
+                                          ONE transaction; a failed page or item is an error on
+                                          the source's state, what did arrive is kept
+
+    send_due(service)                     after each poll, at cadence times, every few minutes
+      1 retry      store.unsent_deliveries  earlier deliveries that failed, when their retry is due
+      2 collect    store.pending            ledger rows created before digest.period_end(cadence)
+      3 claim      store.create_delivery    the rows become one delivery (idempotency key)
+      4 digest     digest.build             one item per event, every matching rule named
+      5 render     renderer.email           Message (text + HTML, deterministic Message-ID)
+      6 deliver    channel.send → store.mark_sent     only after the peer accepted it;
+                   DeliveryError → store.mark_failed  retried later with backoff
+
+The two halves meet only in the store: polling never sends, sending never fetches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from watcher import diff, digest
+from watcher.channels.base import Channel
+from watcher.config import Config, ParliamentSourceConfig, Subscription
+from watcher.errors import StoreError, WatcherError
+from watcher.logs import q
+from watcher.match import Rule, match_events
+from watcher.model import Match
+from watcher.render import Renderer
+from watcher.sources.base import Source
+from watcher.store.base import Delivery, LedgerEntry, PendingItem, PollOutcome, Store
+
+log = logging.getLogger(__name__)
+
+MAX_CATCHUP = timedelta(days=31)
+LEASE_FOR = timedelta(minutes=10)
+
+
+@dataclass
+class Service:
+    """The assembled parts of a running service (see ``watcher.service.build``)."""
+
+    config: Config
+    store: Store
+    sources: Mapping[str, Source]
+    channels: Mapping[str, Channel]
+    rules: Sequence[Rule]
+    subscriptions: Sequence[Subscription]
+    renderer: Renderer
+    holder: str  # this process, for leases
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _send_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def source_config(self, source_id: str) -> ParliamentSourceConfig:
+        return next(s for s in self.config.sources if s.id == source_id)
+
+
+@dataclass(frozen=True)
+class PollReport:
+    source: str
+    listed: int = 0
+    fetched: int = 0
+    events: int = 0
+    ledger: int = 0
+    error: str | None = None
+    skipped: bool = False  # another replica holds the lease
+
+
+@dataclass(frozen=True)
+class SendReport:
+    subscription: str
+    delivery: int
+    items: int
+    error: str | None = None
+
+
+# --- polling half --------------------------------------------------------------------------
+
+
+def poll(service: Service, source_id: str, since: date | None = None) -> PollReport:
+    """Poll one source and commit what it brought. Never raises for a source's failure: the
+    error is recorded on the source's state and returned in the report."""
+    store, source = service.store, service.sources[source_id]
+    started = service.clock()
+    if not store.lease(source_id, service.holder, started + LEASE_FOR, started):
+        log.info("event=poll_skipped source=%s reason=leased_elsewhere", source_id)
+        return PollReport(source_id, skipped=True)
+    try:
+        state = store.source_state(source_id)
+        today = started.astimezone(service.config.tz).date()
+        last_ok = state.last_ok.astimezone(service.config.tz).date() if state.last_ok else None
+        start, end = window(today, service.source_config(source_id).lookback_days, last_ok, since)
+
+        listing = source.list(start, end)
+        known = store.listed_fingerprints(source_id, [e.key for e in listing.entries])
+        stale = diff.changed(listing.entries, known)
+        fetched = source.fetch(stale) if stale else None
+
+        records = [r for r, _ in fetched.records] if fetched else []
+        stored = store.current(source_id, [r.key for r in records])
+        events = diff.events(records, stored)
+        matches = match_events(service.rules, events)
+        ledger = _ledger(matches, service.subscriptions)
+
+        errors = [str(listing.error)] if listing.error else []
+        if fetched:
+            errors += [f"question {key}: {err}" for key, err in fetched.errors]
+        error = _summarise(errors)
+        summary = store.commit(
+            PollOutcome(
+                source=source_id,
+                started=started,
+                records=fetched.records if fetched else (),
+                events=events,
+                matches=matches,
+                ledger=ledger,
+                error=error,
+            )
+        )
+    except StoreError as exc:
+        log.error("event=poll_failed source=%s stage=store error=%s", source_id, q(exc))
+        return PollReport(source_id, error=f"store: {exc}")
+    finally:
+        store.release(source_id, service.holder)
+
+    report = PollReport(
+        source_id,
+        listed=len(listing.entries),
+        fetched=len(records),
+        events=summary.events,
+        ledger=summary.ledger,
+        error=error,
+    )
+    if error:
+        log.warning(
+            "event=poll_failed source=%s window=%s..%s listed=%d fetched=%d new=%d error=%s",
+            source_id,
+            start,
+            end,
+            report.listed,
+            report.fetched,
+            report.events,
+            q(error),
+        )
+    else:
+        log.info(
+            "event=poll_done source=%s window=%s..%s listed=%d fetched=%d new=%d owed=%d",
+            source_id,
+            start,
+            end,
+            report.listed,
+            report.fetched,
+            report.events,
+            report.ledger,
+        )
+    return report
+
+
+def window(
+    today: date, lookback_days: int, last_ok: date | None, since: date | None = None
+) -> tuple[date, date]:
+    """The dates to poll: the lookback before today, reaching back to the last good poll so a
+    source that was down catches up (at most ``MAX_CATCHUP``), or from ``since`` if given."""
+    if since is not None:
+        return min(since, today), today
+    lookback = timedelta(days=lookback_days)
+    start = min(today, last_ok or today) - lookback
+    floor = today - max(MAX_CATCHUP, lookback)
+    if start < floor:
+        start = floor
+        log.warning("event=catchup_capped since=%s hint=%s", start, q("use run --once --since"))
+    return start, today
+
+
+def _ledger(matches: Sequence[Match], subscriptions: Sequence[Subscription]) -> list[LedgerEntry]:
+    owed: dict[tuple[str, tuple[str, str, str, str]], None] = {}
+    for m in matches:
+        for sub in subscriptions:
+            if m.rule_id in sub.rules:
+                owed[(sub.id, m.event.identity)] = None
+    return [LedgerEntry(sub_id, identity) for sub_id, identity in owed]
+
+
+def _summarise(errors: list[str]) -> str | None:
+    if not errors:
+        return None
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(errors[:3]) + more
+
+
+# --- sending half --------------------------------------------------------------------------
+
+
+def send_due(service: Service, retry_now: bool = False) -> list[SendReport]:
+    """Send every digest that is due, and retry failed ones whose time has come (all of them
+    with ``retry_now``). One subscription's failure never stops the others."""
+    reports: list[SendReport] = []
+    with service._send_lock:  # one sender per process: a retry must not race a new claim
+        now = service.clock()
+        for sub in service.subscriptions:
+            try:
+                reports += _send_subscription(service, sub, now, retry_now)
+            except StoreError as exc:
+                log.error(
+                    "event=send_failed subscription=%s stage=store error=%s", q(sub.id), q(exc)
+                )
+                reports.append(SendReport(sub.id, 0, 0, error=f"store: {exc}"))
+    return reports
+
+
+def _send_subscription(
+    service: Service, sub: Subscription, now: datetime, retry_now: bool
+) -> list[SendReport]:
+    store = service.store
+    reports = []
+    due_by = datetime.max.replace(tzinfo=UTC) if retry_now else now
+    for delivery in store.unsent_deliveries(sub.id, due_by):
+        reports.append(_deliver(service, sub, delivery, store.delivery_items(delivery.id), now))
+
+    cutoff = digest.period_end(sub.digest, service.config.tz, now)
+    pending = store.pending(sub.id, before=cutoff)
+    if pending:
+        ids = [p.ledger_id for p in pending]
+        key = digest.idempotency_key(sub.id, ids)
+        claimed = store.create_delivery(sub.id, key, ids, cutoff, now)
+        if claimed is not None and claimed.sent is None:
+            items = store.delivery_items(claimed.id)
+            reports.append(_deliver(service, sub, claimed, items, now))
+    return reports
+
+
+def _deliver(
+    service: Service,
+    sub: Subscription,
+    delivery: Delivery,
+    items: Sequence[PendingItem],
+    now: datetime,
+) -> SendReport:
+    channel = service.channels[sub.channel]
+    try:
+        built = digest.build(sub, items, delivery.period_end)
+        if not built.items:
+            # Only rules since removed from the subscription matched: nothing to tell anyone.
+            service.store.mark_sent(delivery.id, now)
+            log.info("event=delivery_empty subscription=%s delivery=%d", q(sub.id), delivery.id)
+            return SendReport(sub.id, delivery.id, 0)
+        message = service.renderer.email(
+            built, sub, _sender(service, sub), service.config.tz, delivery.idempotency_key
+        )
+        channel.send(message)
+    except WatcherError as exc:
+        retry_at = now + retry_delay(delivery.attempts + 1)
+        service.store.mark_failed(delivery.id, str(exc), now, retry_at)
+        log.warning(
+            "event=delivery_failed subscription=%s delivery=%d attempt=%d channel=%s "
+            "retry_at=%s error=%s",
+            q(sub.id),
+            delivery.id,
+            delivery.attempts + 1,
+            sub.channel,
+            retry_at.isoformat(timespec="seconds"),
+            q(exc),
+        )
+        return SendReport(sub.id, delivery.id, len(items), error=str(exc))
+    service.store.mark_sent(delivery.id, service.clock())
+    log.info(
+        "event=delivery_sent subscription=%s delivery=%d items=%d channel=%s",
+        q(sub.id),
+        delivery.id,
+        len(items),
+        sub.channel,
+    )
+    return SendReport(sub.id, delivery.id, len(items))
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """1, 2, 4 ... minutes, at most six hours."""
+    return min(timedelta(minutes=2 ** (attempt - 1)), timedelta(hours=6))
+
+
+def _sender(service: Service, sub: Subscription) -> str:
+    for c in service.config.all_channels():
+        if c.id == sub.channel:
+            return c.from_
+    raise AssertionError(f"subscription {sub.id} names unknown channel {sub.channel}")

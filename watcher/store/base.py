@@ -1,0 +1,163 @@
+"""The Store role: the only shared state, and where the polling and sending halves meet.
+
+Contract for every implementation (SQLite and PostgreSQL run the same conformance suite):
+
+- ``commit`` writes one poll's records, events, matches and ledger rows and the source's state
+  in ONE transaction, and is idempotent: committing the same outcome twice changes nothing
+  (unique keys on record versions, events, matches and ledger rows).
+- Every distinct version of a record is kept (``record_version``), so an event can always show
+  the version it replaced.
+- A ledger row is (subscription, event), unique: a subscriber never gets the same event twice.
+- ``create_delivery`` claims pending ledger rows for one message atomically; with several
+  replicas, two claims never share a row. A delivery is marked sent only by ``mark_sent``,
+  which the caller invokes after the channel accepted the message.
+- Times are timezone-aware UTC datetimes in and out.
+- Database failures raise ``StoreError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from watcher.model import Event, Hit, Match, Record
+
+
+@dataclass(frozen=True)
+class SourceState:
+    source: str
+    last_poll: datetime | None = None
+    last_ok: datetime | None = None  # start of the last poll that completed without error
+    last_error: str | None = None  # cleared by a successful poll
+    last_error_at: datetime | None = None
+    error_count: int = 0  # consecutive failed polls
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """Event ``event`` (by identity) is owed to subscription ``subscription_id``."""
+
+    subscription_id: str
+    event: tuple[str, str, str, str]  # Event.identity
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """Everything one poll of one source commits."""
+
+    source: str
+    started: datetime
+    records: Sequence[tuple[Record, str]] = ()  # (record, listed fingerprint)
+    events: Sequence[Event] = ()
+    matches: Sequence[Match] = ()
+    ledger: Sequence[LedgerEntry] = ()
+    error: str | None = None  # None: the poll completed; the state's error is cleared
+
+
+@dataclass(frozen=True)
+class CommitSummary:
+    records: int  # new record versions written
+    events: int  # new events
+    ledger: int  # new ledger rows
+
+
+@dataclass(frozen=True)
+class PendingItem:
+    """One ledger row with everything needed to render it."""
+
+    ledger_id: int
+    event: Event
+    hits: Mapping[str, tuple[Hit, ...]] = field(default_factory=dict)  # rule id -> hits
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    subscription_id: str
+    idempotency_key: str
+    period_end: datetime
+    created: datetime
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt: datetime | None = None
+    sent: datetime | None = None
+
+
+class Store(Protocol):
+    def migrate(self) -> None:
+        """Create or upgrade the schema. Safe to call on every start, from several replicas."""
+        ...
+
+    def close(self) -> None: ...
+
+    # --- polling half ---
+
+    def source_state(self, source: str) -> SourceState:
+        """The state of a source; a never-polled source gets an empty state."""
+        ...
+
+    def source_states(self) -> list[SourceState]: ...
+
+    def lease(self, source: str, holder: str, until: datetime, now: datetime) -> bool:
+        """Take or renew the right to poll ``source`` until ``until``. False if another holder
+        has an unexpired lease. Always True when only one process can use the store."""
+        ...
+
+    def release(self, source: str, holder: str) -> None: ...
+
+    def listed_fingerprints(self, source: str, keys: Iterable[str]) -> dict[str, str]:
+        """For each stored key among ``keys``: the listed fingerprint its record was fetched
+        for. Keys never stored are absent."""
+        ...
+
+    def current(self, source: str, keys: Iterable[str]) -> dict[str, Record]:
+        """The latest stored version of each known key."""
+        ...
+
+    def commit(self, outcome: PollOutcome) -> CommitSummary:
+        """Write a poll in one transaction; idempotent. Records the error if ``outcome.error``,
+        else marks the poll OK."""
+        ...
+
+    def record_error(self, source: str, error: str, at: datetime) -> None:
+        """Record a failed poll that had nothing to commit."""
+        ...
+
+    # --- sending half ---
+
+    def pending(self, subscription_id: str, before: datetime) -> list[PendingItem]:
+        """Ledger rows of a subscription not yet claimed by a delivery, created before
+        ``before``, oldest first."""
+        ...
+
+    def create_delivery(
+        self,
+        subscription_id: str,
+        idempotency_key: str,
+        ledger_ids: Sequence[int],
+        period_end: datetime,
+        now: datetime,
+    ) -> Delivery | None:
+        """Claim the given (still unclaimed) ledger rows for a new delivery, atomically.
+        Returns None if none of them could be claimed. If a delivery with this key exists,
+        returns it unchanged."""
+        ...
+
+    def unsent_deliveries(self, subscription_id: str, now: datetime) -> list[Delivery]:
+        """Deliveries not yet sent whose next attempt is due, oldest first."""
+        ...
+
+    def delivery_items(self, delivery_id: int) -> list[PendingItem]: ...
+
+    def mark_sent(self, delivery_id: int, at: datetime) -> None: ...
+
+    def mark_failed(
+        self, delivery_id: int, error: str, at: datetime, next_attempt: datetime
+    ) -> None: ...
+
+    def failed_deliveries(self) -> list[Delivery]:
+        """Every unsent delivery that has failed at least once, for status reports."""
+        ...

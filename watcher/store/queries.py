@@ -1,0 +1,235 @@
+"""Reusable statements and row conversions for ``sql.SqlStore``.
+
+Values go into rows and come back out here: records as JSON text, hits as
+``[[field, start, end, term], ...]``, events rebuilt from ``event`` joined to the two
+``record_version`` rows they show. The transactions around these statements belong to ``sql``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Connection, Row, Table, and_, case, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from watcher.model import Event, EventType, Hit, Record, record_from_dict, record_to_dict
+from watcher.store.base import Delivery, PendingItem, SourceState
+from watcher.store.schema import (
+    delivery,
+    event,
+    event_match,
+    ledger,
+    record_version,
+    source_state,
+)
+
+# Well under SQLite's limit on bound parameters, and keeps PostgreSQL statements small.
+CHUNK = 500
+
+T = TypeVar("T")
+Identity = tuple[str, str, str, str]
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def dialect_insert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that can say ON CONFLICT, in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_new(
+    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], unique: Sequence[str]
+) -> int:
+    """Insert ``rows``, skipping any that clash on ``unique``; how many were new."""
+    if not rows:
+        return 0
+    stmt = dialect_insert(conn, table).on_conflict_do_nothing(index_elements=list(unique))
+    return len(conn.execute(stmt.returning(table.c.id), list(rows)).all())
+
+
+# --- values <-> columns ---------------------------------------------------------------------
+
+
+def record_json(r: Record) -> str:
+    return json.dumps(record_to_dict(r), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def record_of(data: str) -> Record:
+    return record_from_dict(json.loads(data))
+
+
+def hits_json(hits: Iterable[Hit]) -> str:
+    return json.dumps([[h.field, h.start, h.end, h.term] for h in hits], ensure_ascii=False)
+
+
+def hits_of(data: str) -> tuple[Hit, ...]:
+    return tuple(Hit(field=f, start=int(s), end=int(e), term=t) for f, s, e, t in json.loads(data))
+
+
+def state_of(row: Row[Any]) -> SourceState:
+    return SourceState(
+        source=row.source,
+        last_poll=row.last_poll,
+        last_ok=row.last_ok,
+        last_error=row.last_error,
+        last_error_at=row.last_error_at,
+        error_count=row.error_count,
+    )
+
+
+def delivery_of(row: Row[Any]) -> Delivery:
+    return Delivery(
+        id=row.id,
+        subscription_id=row.subscription_id,
+        idempotency_key=row.idempotency_key,
+        period_end=row.period_end,
+        created=row.created,
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_attempt=row.next_attempt,
+        sent=row.sent,
+    )
+
+
+# --- statements -------------------------------------------------------------------------------
+
+
+def set_state(conn: Connection, source: str, at: datetime, error: str | None) -> None:
+    """Record a poll that started at ``at``: failed with ``error``, or completed.
+
+    A poll older than the one already recorded changes nothing, and recording the same failed
+    poll twice counts it once, so that committing an outcome again is a no-op.
+    """
+    ins = dialect_insert(conn, source_state).values(
+        source=source,
+        last_poll=at,
+        last_ok=None if error else at,
+        last_error=error,
+        last_error_at=at if error else None,
+        error_count=1 if error else 0,
+    )
+    st = source_state.c
+    new = ins.excluded
+    if error is None:
+        changes: dict[str, Any] = {
+            "last_poll": new.last_poll,
+            "last_ok": new.last_ok,
+            "last_error": None,
+            "error_count": 0,
+        }
+    else:
+        same_failure = and_(st.last_poll == new.last_poll, st.last_error.is_not(None))
+        changes = {
+            "last_poll": new.last_poll,
+            "last_error": new.last_error,
+            "last_error_at": new.last_error_at,
+            "error_count": case((same_failure, st.error_count), else_=st.error_count + 1),
+        }
+    conn.execute(
+        ins.on_conflict_do_update(
+            index_elements=[st.source],
+            set_=changes,
+            where=or_(st.last_poll.is_(None), st.last_poll <= new.last_poll),
+        )
+    )
+
+
+def event_ids(conn: Connection, identities: Iterable[Identity]) -> dict[Identity, int]:
+    """The stored id of each of ``identities`` that exists."""
+    wanted = set(identities)
+    keys_by_source: dict[str, set[str]] = {}
+    for source, key, _type, _fp in wanted:
+        keys_by_source.setdefault(source, set()).add(key)
+    found: dict[Identity, int] = {}
+    for source, keys in keys_by_source.items():
+        for chunk in chunks(sorted(keys)):
+            rows = conn.execute(
+                select(event.c.id, event.c.key, event.c.type, event.c.fingerprint).where(
+                    event.c.source == source, event.c.key.in_(chunk)
+                )
+            )
+            for row in rows:
+                identity = (source, row.key, row.type, row.fingerprint)
+                if identity in wanted:
+                    found[identity] = row.id
+    return found
+
+
+def items(conn: Connection, where: ColumnElement[bool]) -> list[PendingItem]:
+    """Ledger rows matching ``where``, oldest first, each with its event and every rule's hits."""
+    version = record_version.alias("version")
+    previous = record_version.alias("previous")
+    query = (
+        select(
+            ledger.c.id,
+            ledger.c.created,
+            event.c.id.label("event_id"),
+            event.c.type,
+            event.c.replaces_holding,
+            version.c.data,
+            previous.c.data.label("previous_data"),
+        )
+        .select_from(
+            ledger.join(event, ledger.c.event_id == event.c.id)
+            .join(
+                version,
+                and_(
+                    version.c.source == event.c.source,
+                    version.c.key == event.c.key,
+                    version.c.fingerprint == event.c.fingerprint,
+                ),
+            )
+            .outerjoin(
+                previous,
+                and_(
+                    previous.c.source == event.c.source,
+                    previous.c.key == event.c.key,
+                    previous.c.fingerprint == event.c.previous_fingerprint,
+                ),
+            )
+        )
+        .where(where)
+        .order_by(ledger.c.created, ledger.c.id)
+    )
+    rows = conn.execute(query).all()
+    hits = _hits_by_event(conn, [row.event_id for row in rows])
+    return [
+        PendingItem(
+            ledger_id=row.id,
+            event=Event(
+                type=EventType(row.type),
+                record=record_of(row.data),
+                previous=record_of(row.previous_data) if row.previous_data else None,
+                replaces_holding=bool(row.replaces_holding),
+            ),
+            hits=hits.get(row.event_id, {}),
+            created=row.created,
+        )
+        for row in rows
+    ]
+
+
+def _hits_by_event(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, tuple[Hit, ...]]]:
+    out: dict[int, dict[str, tuple[Hit, ...]]] = {}
+    for chunk in chunks(sorted(set(ids))):
+        rows = conn.execute(
+            select(event_match.c.event_id, event_match.c.rule_id, event_match.c.hits)
+            .where(event_match.c.event_id.in_(chunk))
+            .order_by(event_match.c.event_id, event_match.c.rule_id)
+        )
+        for row in rows:
+            out.setdefault(row.event_id, {})[row.rule_id] = hits_of(row.hits)
+    return out
+
+
+def deliveries(conn: Connection, where: ColumnElement[bool]) -> list[Delivery]:
+    rows = conn.execute(select(delivery).where(where).order_by(delivery.c.created, delivery.c.id))
+    return [delivery_of(row) for row in rows]

@@ -1,0 +1,209 @@
+"""The store's tables: one SQLAlchemy Core schema for SQLite and PostgreSQL.
+
+This module describes the current shape of the database and nothing else; ``migrations`` brings a
+database to it and ``sql`` queries it. Table by table:
+
+    schema_migrations  which migrations have been applied
+    source_state       per source: last poll, last success, last error, the polling lease
+    record             the current version of each record, and the listed fingerprint it was
+                       fetched for
+    record_version     every distinct version of every record (the base an event is shown against)
+    event              one row per change; unique (source, key, type, fingerprint)
+    event_match        one rule matching one event, with its hits
+    ledger             an event owed to a subscription; unique (subscription, event); claimed by
+                       a delivery
+    delivery           one message for one subscription, with its send attempts
+
+Records are JSON text (``model.record_to_dict``), not JSON columns, so both backends store the
+same bytes. Times are ``UTCDateTime``: aware UTC in and out, whatever the backend keeps.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+# Constraint names are fixed so that later migrations can refer to them on both backends.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both backends.
+
+    SQLite keeps no offset, so values are converted to UTC before they are written (the stored
+    text then also sorts in time order) and read back as UTC. Naive datetimes are refused: the
+    store cannot know which zone they meant.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given to the store; use UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("last_poll", UTCDateTime),
+    Column("last_ok", UTCDateTime),
+    Column("last_error", Text),
+    Column("last_error_at", UTCDateTime),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("lease_holder", String(200)),
+    Column("lease_until", UTCDateTime),
+)
+
+record_version = Table(
+    "record_version",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("source", "key", "fingerprint"),
+)
+
+record = Table(
+    "record",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("kind", String(100), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("listed_fingerprint", String(200), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["source", "key", "fingerprint"],
+        ["record_version.source", "record_version.key", "record_version.fingerprint"],
+    ),
+)
+
+event = Table(
+    "event",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("previous_fingerprint", String(64)),
+    Column("replaces_holding", Boolean, nullable=False, default=False),
+    Column("at", UTCDateTime, nullable=False),
+    UniqueConstraint("source", "key", "type", "fingerprint"),
+    # Both versions an event shows must exist, so it can always be rebuilt.
+    ForeignKeyConstraint(
+        ["source", "key", "fingerprint"],
+        ["record_version.source", "record_version.key", "record_version.fingerprint"],
+    ),
+    ForeignKeyConstraint(
+        ["source", "key", "previous_fingerprint"],
+        ["record_version.source", "record_version.key", "record_version.fingerprint"],
+    ),
+)
+
+event_match = Table(
+    "event_match",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", Id, ForeignKey("event.id"), nullable=False),
+    Column("rule_id", String(200), nullable=False),
+    Column("hits", Text, nullable=False),  # JSON: [[field, start, end, term], ...]
+    UniqueConstraint("event_id", "rule_id"),
+)
+
+delivery = Table(
+    "delivery",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(200), nullable=False),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("period_end", UTCDateTime, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("last_attempt", UTCDateTime),
+    Column("next_attempt", UTCDateTime),
+    Column("sent", UTCDateTime),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(200), nullable=False),
+    Column("event_id", Id, ForeignKey("event.id"), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("delivery_id", Id, ForeignKey("delivery.id"), index=True),
+    UniqueConstraint("subscription_id", "event_id"),
+)
+
+# What the sending half scans on every tick: only the unclaimed or unsent rows.
+Index(
+    "ix_ledger_pending",
+    ledger.c.subscription_id,
+    ledger.c.created,
+    sqlite_where=ledger.c.delivery_id.is_(None),
+    postgresql_where=ledger.c.delivery_id.is_(None),
+)
+Index(
+    "ix_delivery_unsent",
+    delivery.c.subscription_id,
+    delivery.c.created,
+    sqlite_where=delivery.c.sent.is_(None),
+    postgresql_where=delivery.c.sent.is_(None),
+)

@@ -1,0 +1,437 @@
+"""``SqlStore``: the ``Store`` contract (``store/base.py``) over SQLAlchemy Core, for SQLite and
+PostgreSQL alike.
+
+Each method is one transaction; every SQLAlchemy error leaving it becomes ``StoreError``. The
+statements and row conversions live in ``queries``, the tables in ``schema``, engine set-up per
+backend in ``engine``. Deciding what to commit, claim or retry is left to the pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from watcher.errors import StoreError
+from watcher.model import Event, Record
+from watcher.store import migrations, queries
+from watcher.store.base import (
+    CommitSummary,
+    Delivery,
+    PendingItem,
+    PollOutcome,
+    SourceState,
+)
+from watcher.store.engine import READ_ONLY
+from watcher.store.schema import (
+    delivery,
+    event,
+    event_match,
+    ledger,
+    record,
+    record_version,
+    source_state,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class _NothingClaimedError(Exception):
+    """Raised inside ``create_delivery``'s transaction to roll it back."""
+
+
+class SqlStore:
+    """A ``Store`` on one SQLAlchemy engine. Build it with ``watcher.store.open_store``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._engine.dialect.name
+
+    # --- transactions --------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{what} failed: {exc}") from exc
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                conn.execution_options(**READ_ONLY)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{what} failed: {exc}") from exc
+
+    # --- life -------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        try:
+            migrations.migrate(self._engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"migrating the store failed: {exc}") from exc
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- polling half -------------------------------------------------------------------------
+
+    def source_state(self, source: str) -> SourceState:
+        with self._read("reading source state") as conn:
+            row = conn.execute(select(source_state).where(source_state.c.source == source)).first()
+        return queries.state_of(row) if row else SourceState(source=source)
+
+    def source_states(self) -> list[SourceState]:
+        with self._read("reading source states") as conn:
+            rows = conn.execute(select(source_state).order_by(source_state.c.source)).all()
+        return [queries.state_of(row) for row in rows]
+
+    def lease(self, source: str, holder: str, until: datetime, now: datetime) -> bool:
+        with self._write("taking a lease") as conn:
+            ins = queries.dialect_insert(conn, source_state).values(
+                source=source, error_count=0, lease_holder=holder, lease_until=until
+            )
+            st = source_state.c
+            taken = conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[st.source],
+                    set_={
+                        "lease_holder": ins.excluded.lease_holder,
+                        "lease_until": ins.excluded.lease_until,
+                    },
+                    where=or_(
+                        st.lease_holder.is_(None),
+                        st.lease_holder == holder,
+                        st.lease_until.is_(None),
+                        st.lease_until <= now,
+                    ),
+                ).returning(st.source)
+            ).first()
+            return taken is not None
+
+    def release(self, source: str, holder: str) -> None:
+        with self._write("releasing a lease") as conn:
+            conn.execute(
+                update(source_state)
+                .where(source_state.c.source == source, source_state.c.lease_holder == holder)
+                .values(lease_holder=None, lease_until=None)
+            )
+
+    def listed_fingerprints(self, source: str, keys: Iterable[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        with self._read("reading listed fingerprints") as conn:
+            for chunk in queries.chunks(sorted(set(keys))):
+                rows = conn.execute(
+                    select(record.c.key, record.c.listed_fingerprint).where(
+                        record.c.source == source, record.c.key.in_(chunk)
+                    )
+                )
+                out.update((row.key, row.listed_fingerprint) for row in rows)
+        return out
+
+    def current(self, source: str, keys: Iterable[str]) -> dict[str, Record]:
+        out: dict[str, Record] = {}
+        with self._read("reading current records") as conn:
+            for chunk in queries.chunks(sorted(set(keys))):
+                rows = conn.execute(
+                    select(record.c.key, record.c.data).where(
+                        record.c.source == source, record.c.key.in_(chunk)
+                    )
+                )
+                out.update((row.key, queries.record_of(row.data)) for row in rows)
+        return out
+
+    def commit(self, outcome: PollOutcome) -> CommitSummary:
+        at = outcome.started
+        # Every event named by a match is stored too, so a match never points nowhere.
+        events: dict[queries.Identity, Event] = {e.identity: e for e in outcome.events}
+        for m in outcome.matches:
+            events.setdefault(m.event.identity, m.event)
+        with self._write(f"committing a poll of {outcome.source}") as conn:
+            new_versions = queries.insert_new(
+                conn,
+                record_version,
+                _version_rows(outcome, events.values()),
+                ("source", "key", "fingerprint"),
+            )
+            _upsert_records(conn, outcome)
+            new_events = queries.insert_new(
+                conn,
+                event,
+                [_event_row(e, at) for e in events.values()],
+                ("source", "key", "type", "fingerprint"),
+            )
+            ids = queries.event_ids(conn, [*events, *(entry.event for entry in outcome.ledger)])
+            match_rows = {
+                (ids[m.event.identity], m.rule_id): queries.hits_json(m.hits)
+                for m in outcome.matches
+            }
+            queries.insert_new(
+                conn,
+                event_match,
+                [{"event_id": e, "rule_id": r, "hits": h} for (e, r), h in match_rows.items()],
+                ("event_id", "rule_id"),
+            )
+            new_ledger = queries.insert_new(
+                conn, ledger, _ledger_rows(outcome, ids), ("subscription_id", "event_id")
+            )
+            queries.set_state(conn, outcome.source, at, outcome.error)
+        logger.debug(
+            "event=store_commit source=%s versions=%d events=%d ledger=%d error=%s",
+            outcome.source,
+            new_versions,
+            new_events,
+            new_ledger,
+            bool(outcome.error),
+        )
+        return CommitSummary(records=new_versions, events=new_events, ledger=new_ledger)
+
+    def record_error(self, source: str, error: str, at: datetime) -> None:
+        with self._write(f"recording an error for {source}") as conn:
+            queries.set_state(conn, source, at, error)
+
+    # --- sending half -------------------------------------------------------------------------
+
+    def pending(self, subscription_id: str, before: datetime) -> list[PendingItem]:
+        with self._read("reading pending items") as conn:
+            return queries.items(
+                conn,
+                and_(
+                    ledger.c.subscription_id == subscription_id,
+                    ledger.c.delivery_id.is_(None),
+                    ledger.c.created < before,
+                ),
+            )
+
+    def create_delivery(
+        self,
+        subscription_id: str,
+        idempotency_key: str,
+        ledger_ids: Sequence[int],
+        period_end: datetime,
+        now: datetime,
+    ) -> Delivery | None:
+        try:
+            with self._write(f"creating a delivery for {subscription_id}") as conn:
+                existing = _delivery_by_key(conn, idempotency_key)
+                if existing:
+                    return existing
+                ins = (
+                    queries.dialect_insert(conn, delivery)
+                    .values(
+                        subscription_id=subscription_id,
+                        idempotency_key=idempotency_key,
+                        period_end=period_end,
+                        created=now,
+                        attempts=0,
+                    )
+                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                )
+                new_id = conn.execute(ins.returning(delivery.c.id)).scalar()
+                if new_id is None:  # another process created it since we looked
+                    return _delivery_by_key(conn, idempotency_key)
+                if not _claim(conn, new_id, subscription_id, ledger_ids):
+                    raise _NothingClaimedError
+                return _delivery_by_key(conn, idempotency_key)
+        except _NothingClaimedError:
+            return None
+
+    def unsent_deliveries(self, subscription_id: str, now: datetime) -> list[Delivery]:
+        with self._read("reading unsent deliveries") as conn:
+            return queries.deliveries(
+                conn,
+                and_(
+                    delivery.c.subscription_id == subscription_id,
+                    delivery.c.sent.is_(None),
+                    or_(delivery.c.next_attempt.is_(None), delivery.c.next_attempt <= now),
+                ),
+            )
+
+    def delivery_items(self, delivery_id: int) -> list[PendingItem]:
+        with self._read("reading delivery items") as conn:
+            return queries.items(conn, ledger.c.delivery_id == delivery_id)
+
+    def mark_sent(self, delivery_id: int, at: datetime) -> None:
+        with self._write("marking a delivery sent") as conn:
+            # The first acceptance is the one that counts; a repeat is harmless.
+            result = conn.execute(
+                update(delivery)
+                .where(delivery.c.id == delivery_id, delivery.c.sent.is_(None))
+                .values(sent=at, last_attempt=at, next_attempt=None)
+            )
+            if result.rowcount == 0:
+                _require_delivery(conn, delivery_id)
+
+    def mark_failed(
+        self, delivery_id: int, error: str, at: datetime, next_attempt: datetime
+    ) -> None:
+        with self._write("marking a delivery failed") as conn:
+            result = conn.execute(
+                update(delivery)
+                .where(delivery.c.id == delivery_id, delivery.c.sent.is_(None))
+                .values(
+                    attempts=delivery.c.attempts + 1,
+                    last_error=error,
+                    last_attempt=at,
+                    next_attempt=next_attempt,
+                )
+            )
+            if result.rowcount == 0:
+                _require_delivery(conn, delivery_id)
+
+    def failed_deliveries(self) -> list[Delivery]:
+        with self._read("reading failed deliveries") as conn:
+            return queries.deliveries(
+                conn, and_(delivery.c.sent.is_(None), delivery.c.attempts > 0)
+            )
+
+
+# --- helpers on an open transaction ---------------------------------------------------------
+
+
+def _version_rows(outcome: PollOutcome, events: Iterable[Event]) -> list[dict[str, Any]]:
+    records: list[Record] = [r for r, _listed in outcome.records]
+    for e in events:
+        records.append(e.record)
+        if e.previous is not None:
+            records.append(e.previous)
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in records:
+        fingerprint = r.fingerprint
+        rows.setdefault(
+            (r.source, r.key, fingerprint),
+            {
+                "source": r.source,
+                "key": r.key,
+                "fingerprint": fingerprint,
+                "data": queries.record_json(r),
+                "seen_at": outcome.started,
+            },
+        )
+    return list(rows.values())
+
+
+def _upsert_records(conn: Connection, outcome: PollOutcome) -> None:
+    latest: dict[tuple[str, str], tuple[Record, str]] = {}
+    for r, listed in outcome.records:
+        latest[(r.source, r.key)] = (r, listed)  # a record listed twice: the later one wins
+    if not latest:
+        return
+    ins = queries.dialect_insert(conn, record)
+    new = ins.excluded
+    stmt = ins.on_conflict_do_update(
+        index_elements=[record.c.source, record.c.key],
+        set_={
+            "kind": new.kind,
+            "fingerprint": new.fingerprint,
+            "listed_fingerprint": new.listed_fingerprint,
+            "data": new.data,
+            "last_seen": new.last_seen,
+        },
+        # An older poll committed late must not roll the current version back.
+        where=record.c.last_seen <= new.last_seen,
+    )
+    conn.execute(
+        stmt,
+        [
+            {
+                "source": r.source,
+                "key": r.key,
+                "kind": r.kind,
+                "fingerprint": r.fingerprint,
+                "listed_fingerprint": listed,
+                "data": queries.record_json(r),
+                "first_seen": outcome.started,
+                "last_seen": outcome.started,
+            }
+            for r, listed in latest.values()
+        ],
+    )
+
+
+def _event_row(e: Event, at: datetime) -> dict[str, Any]:
+    source, key, type_, fingerprint = e.identity
+    return {
+        "source": source,
+        "key": key,
+        "type": type_,
+        "fingerprint": fingerprint,
+        "previous_fingerprint": e.previous.fingerprint if e.previous is not None else None,
+        "replaces_holding": e.replaces_holding,
+        "at": at,
+    }
+
+
+def _ledger_rows(outcome: PollOutcome, ids: dict[queries.Identity, int]) -> list[dict[str, Any]]:
+    rows: dict[tuple[str, int], dict[str, Any]] = {}
+    for entry in outcome.ledger:
+        if entry.event not in ids:
+            raise StoreError(
+                f"ledger entry for {entry.subscription_id} names an unknown event "
+                f"{entry.event}; commit the event with it"
+            )
+        event_id = ids[entry.event]
+        rows[(entry.subscription_id, event_id)] = {
+            "subscription_id": entry.subscription_id,
+            "event_id": event_id,
+            "created": outcome.started,
+        }
+    return list(rows.values())
+
+
+def _claim(
+    conn: Connection, delivery_id: int, subscription_id: str, ledger_ids: Sequence[int]
+) -> int:
+    """Point the still-unclaimed rows among ``ledger_ids`` at the delivery; how many."""
+    claimed = 0
+    for chunk in queries.chunks(sorted(set(ledger_ids))):
+        unclaimed = and_(
+            ledger.c.id.in_(chunk),
+            ledger.c.subscription_id == subscription_id,
+            ledger.c.delivery_id.is_(None),
+        )
+        # On PostgreSQL, lock in id order and pass over rows another replica is claiming, so
+        # concurrent claims neither deadlock nor wait; SQLite's write lock already serialises.
+        ids = (
+            conn.execute(
+                select(ledger.c.id)
+                .where(unclaimed)
+                .order_by(ledger.c.id)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
+        if ids:
+            result = conn.execute(
+                update(ledger)
+                .where(ledger.c.id.in_(ids), ledger.c.delivery_id.is_(None))
+                .values(delivery_id=delivery_id)
+            )
+            claimed += result.rowcount
+    return claimed
+
+
+def _delivery_by_key(conn: Connection, idempotency_key: str) -> Delivery | None:
+    row = conn.execute(
+        select(delivery).where(delivery.c.idempotency_key == idempotency_key)
+    ).first()
+    return queries.delivery_of(row) if row else None
+
+
+def _require_delivery(conn: Connection, delivery_id: int) -> None:
+    if conn.execute(select(delivery.c.id).where(delivery.c.id == delivery_id)).first() is None:
+        raise StoreError(f"no delivery with id {delivery_id}")
