@@ -4,7 +4,6 @@ image's paths (/opt/watcher, /config, /data) placed under a temporary root."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import shlex
@@ -13,7 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -65,15 +64,7 @@ def exec_form(steps: list[tuple[str, str]], word: str) -> list[str]:
 @pytest.fixture
 def api() -> Iterator[FakeParliamentAPI]:
     with FakeParliamentAPI.with_fixtures() as server:
-        today = date.today()
-        fresh = copy.deepcopy(next(q for q in server.questions.values() if q["uin"] == "8602"))
-        fresh.update(
-            id=fresh["id"] + 2_000_000,
-            uin="99002",
-            dateTabled=f"{today - timedelta(days=1)}T00:00:00",
-            dateAnswered=f"{today}T00:00:00",
-        )
-        server.add(fresh)
+        server.add_copy("8602", new_uin="99002", answered=date.today())
         yield server
 
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -261,15 +261,7 @@ def test_running_service_survives_a_failing_source_and_stops_cleanly(
     tmp_path: Path, api: FakeParliamentAPI, smtp: SmtpTestServer
 ) -> None:
     # A scheduled poll looks back from today, so today's answer is what it finds.
-    today = date.today()
-    fresh = copy.deepcopy(seed(api))
-    fresh.update(
-        id=fresh["id"] + 1_000_000,
-        uin="99001",
-        dateTabled=f"{today - timedelta(days=2)}T00:00:00",
-        dateAnswered=f"{today}T00:00:00",
-    )
-    api.add(fresh)
+    api.add_copy("8602", new_uin="99001", answered=date.today())
     config = write_config(tmp_path, api, smtp, every="1s")
     config.write_text(config.read_text().replace("retries: 1", "retries: 0"))
     api.fail(times=3, status=503)

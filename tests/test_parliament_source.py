@@ -138,8 +138,11 @@ def test_entry_fingerprint_follows_the_listed_entry(
 def test_an_empty_page_before_total_results_ends_the_listing() -> None:
     values = [question(2_000_000 + n, dateAnswered="2024-01-14T00:00:00") for n in range(23)]
     with FakeParliamentAPI(values) as api:
-        api.fail_path(
-            "skip=7", times=100, status=200, body=json.dumps({"totalResults": 23, "results": []})
+        api.fail(
+            times=100,
+            status=200,
+            body=json.dumps({"totalResults": 23, "results": []}),
+            target="skip=7",
         )
         src = ParliamentWrittenQuestions(
             config(api.base_url, page_size=7, windows=["answered"], houses=["Commons"]), UA
@@ -156,7 +159,7 @@ def test_an_empty_page_before_total_results_ends_the_listing() -> None:
 def test_a_failing_page_keeps_the_earlier_pages() -> None:
     values = [question(2_000_000 + n, dateAnswered="2024-01-14T00:00:00") for n in range(23)]
     with FakeParliamentAPI(values) as api:
-        api.fail_path("skip=14", times=100, status=502)
+        api.fail(times=100, status=502, target="skip=14")
         src = ParliamentWrittenQuestions(
             config(api.base_url, page_size=7, windows=["answered", "tabled"]), UA
         )
@@ -214,7 +217,7 @@ def test_fetch_gets_the_full_answer_the_list_truncates(
 def test_fetch_reports_failures_per_item_and_keeps_order(
     api: FakeParliamentAPI, source: ParliamentWrittenQuestions
 ) -> None:
-    api.fail_path(f"/questions/{SEED}", times=100, status=500)
+    api.fail(times=100, status=500, target=f"/questions/{SEED}")
     entries = [ListEntry(str(q), f"fp{q}") for q in (LORDS, SEED, VERB, RECORDED, 999)]
     fetched = source.fetch(entries)
     assert [(r.key, fp) for r, fp in fetched.records] == [

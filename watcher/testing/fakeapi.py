@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from types import TracebackType
@@ -149,6 +150,19 @@ class FakeParliamentAPI:
                 raise ValueError(f"question {qid} is already held; use replace()")
             self._questions[qid] = copy.deepcopy(dict(value))
 
+    def add_copy(self, uin: str, new_uin: str, answered: date) -> dict[str, Any]:
+        """Add a copy of question ``uin`` as a new question answered on ``answered`` (tabled
+        the day before), for runs whose look-back window starts from the real today."""
+        value = copy.deepcopy(next(q for q in self.questions.values() if q["uin"] == uin))
+        value.update(
+            id=max(self.questions) + 1,
+            uin=new_uin,
+            dateTabled=f"{answered - timedelta(days=1)}T00:00:00",
+            dateAnswered=f"{answered}T00:00:00",
+        )
+        self.add(value)
+        return value
+
     def replace(self, value: Mapping[str, Any]) -> None:
         qid = _id_of(value)
         with self._lock:
@@ -185,9 +199,11 @@ class FakeParliamentAPI:
         body: str | bytes | None = None,
         *,
         endpoint: Endpoint | None = None,
+        target: str | None = None,
         after: int = 0,
     ) -> None:
-        """Answer with ``status`` (and ``Retry-After``, and ``body``, if given)."""
+        """Answer with ``status`` (and ``Retry-After``, and ``body``, if given); only requests to
+        ``endpoint``, or whose path and query contain ``target``, when given."""
         self._add_fault(
             _Fault(
                 times,
@@ -196,29 +212,7 @@ class FakeParliamentAPI:
                 body=_bytes(body),
                 retry_after=_header(retry_after),
                 endpoint=endpoint,
-                after=after,
-            )
-        )
-
-    def fail_path(
-        self,
-        substring: str,
-        times: int,
-        status: int = 500,
-        retry_after: float | str | None = None,
-        body: str | bytes | None = None,
-        *,
-        after: int = 0,
-    ) -> None:
-        """Like ``fail``, for requests whose target (path and query) contains ``substring``."""
-        self._add_fault(
-            _Fault(
-                times,
-                "status",
-                status=status,
-                body=_bytes(body),
-                retry_after=_header(retry_after),
-                target=substring,
+                target=target,
                 after=after,
             )
         )
