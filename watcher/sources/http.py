@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from watcher.errors import FetchError, ParseError
+from watcher.logs import q
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class PoliteClient:
                     retry.status if retry.status is not None else "-",
                     attempt,
                     wait,
-                    retry.reason.replace(" ", "_"),
+                    q(retry.reason),
                 )
                 time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
