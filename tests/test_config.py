@@ -43,6 +43,7 @@ def test_example_config_loads_with_everything_it_documents() -> None:
     assert source.lookback_days == 3
     assert config.channels[0].kind == "smtp"
     assert config.channels[0].host == "smtp.example.org"
+    assert "special educational needs" in config.synonyms["SEND"]
     rule = config.rule("send-workforce")
     assert rule.events == (EventType.ANSWERED, EventType.CORRECTED)
     subs = config.resolved_subscriptions()

@@ -124,6 +124,7 @@ def test_seed_answer_is_delivered_once_highlighted_with_its_link(
     assert SEED_LINK in html
     assert SEED_LINK in text
     assert "David Johnston" in text
+    assert '"SEND workforce" in the answer' in text  # why it matched
     assert "Department for Education" in text
     # The phrase lies beyond the list endpoint's truncation: it came from the detail request.
     assert any(path.endswith(f"/questions/{seed(api)['id']}") for path, _ in api.requests)

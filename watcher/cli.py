@@ -5,25 +5,33 @@
     watcher check-config        validate the config and print what it sets up
     watcher status              each source's last poll and error, and undelivered digests
     watcher health              exit 0 if a running service beat recently (container HEALTHCHECK)
+    watcher test-rule QUERY     what a rule matches in stored history, per week and per cadence
+    watcher backfill --since D  store a source's history without alerting anyone
     watcher demo                the whole flow offline against recorded responses
 
-Exit codes: 0 success, 1 a source or a delivery failed, 2 invalid config or usage.
+Exit codes: 0 success, 1 a source, a delivery or a backfill chunk failed, 2 invalid config,
+usage or query.
 The config path comes from --config, else WATCHER_CONFIG, else config/watcher.yaml.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from watcher import __version__, logs
 from watcher.config import DEFAULT_CONFIG_PATH, Config, load
-from watcher.errors import ConfigError, WatcherError
+from watcher.errors import ConfigError, QuerySyntaxError, WatcherError
+
+if TYPE_CHECKING:
+    from watcher.pipeline import BackfillReport
 
 log = logging.getLogger("watcher")
 
@@ -46,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _status(config)
         if args.command == "health":
             return _health(config, args.max_age)
+        if args.command == "test-rule":
+            return _test_rule(config, args)
+        if args.command == "backfill":
+            return _backfill(config, args)
         return _run(config, once=args.once, since=args.since)
     except ConfigError as exc:
         print(f"watcher: invalid configuration\n{exc}", file=sys.stderr)
@@ -91,7 +103,46 @@ def _parser() -> argparse.ArgumentParser:
         help="how old the last heartbeat may be (default 180)",
     )
     commands.add_parser("demo", help="run the whole flow offline against recorded data")
+    _history_parsers(commands)
     return parser
+
+
+def _history_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    test_rule = commands.add_parser(
+        "test-rule", help="run a query over stored history: matches per week and per cadence"
+    )
+    test_rule.add_argument("query", help="a rule's query, e.g. '\"SEND workforce\"'")
+    test_rule.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="only items whose latest date is this recent: 90d, 12w or YYYY-MM-DD",
+    )
+    test_rule.add_argument("--source", metavar="ID", help="only this source's items")
+    test_rule.add_argument(
+        "--newest",
+        type=int,
+        default=5,
+        metavar="N",
+        help="show the N newest matches with snippets (default 5)",
+    )
+    test_rule.add_argument("--json", action="store_true", help="print the report as JSON")
+    backfill = commands.add_parser(
+        "backfill", help="store a source's history without sending alerts"
+    )
+    backfill.add_argument(
+        "--since",
+        type=date.fromisoformat,
+        required=True,
+        metavar="YYYY-MM-DD",
+        help="first day to fill (chunks of 7 days from here)",
+    )
+    backfill.add_argument(
+        "--until",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="last day to fill (default: today)",
+    )
+    backfill.add_argument("--source", metavar="ID", help="only this source (default: all)")
 
 
 def _run(config: Config, once: bool, since: date | None) -> int:
@@ -120,6 +171,121 @@ def _run(config: Config, once: bool, since: date | None) -> int:
             + (f"NOT SENT ({s.error})" if s.error else "sent")
         )
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _test_rule(config: Config, args: argparse.Namespace) -> int:
+    from watcher import backtest
+    from watcher.match import parse
+    from watcher.store import open_store
+
+    try:
+        query = parse(args.query, synonyms=config.synonyms)
+    except QuerySyntaxError as exc:
+        print(f"watcher: invalid query: {exc}\n{exc.pointer()}", file=sys.stderr)
+        return EXIT_CONFIG
+    since = None
+    if args.since is not None:
+        try:
+            since = backtest.parse_since(args.since, datetime.now(config.tz).date())
+        except ValueError as exc:
+            print(f"watcher: --since: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    store = open_store(config.store_url)
+    try:
+        store.migrate()
+        result = backtest.search(
+            store, query, since=since, source=args.source, newest=max(args.newest, 0)
+        )
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(backtest.report_json(result), indent=2, ensure_ascii=False))
+    else:
+        print(backtest.report_text(result), end="")
+    return EXIT_OK
+
+
+def _backfill(config: Config, args: argparse.Namespace) -> int:
+    from watcher import pipeline, service
+
+    known = [s.id for s in config.sources]
+    if not known:
+        raise ConfigError("sources", [("", "no source is configured: nothing to backfill")])
+    if args.source is not None and args.source not in known:
+        raise ConfigError(
+            "--source", [("", f"no source {args.source!r} (configured: {', '.join(known)})")]
+        )
+    until = args.until or datetime.now(config.tz).date()
+    if args.since > until:
+        raise ConfigError("--since", [("", f"--since {args.since} is after --until {until}")])
+    sources = [args.source] if args.source else known
+    total = len(sources) * len(pipeline.backfill_chunks(args.since, until))
+    progress = Progress(total)
+    svc = service.build(config)
+    try:
+        runs = {
+            source_id: pipeline.backfill(
+                svc, source_id, args.since, until, progress=progress.chunk_done
+            )
+            for source_id in sources
+        }
+    finally:
+        progress.close()
+        service.close(svc)
+    failed = False
+    for source_id, reports in runs.items():
+        print(
+            f"backfill {source_id} {args.since}..{until}: "
+            f"listed {sum(r.listed for r in reports)}, "
+            f"fetched {sum(r.fetched for r in reports)}, "
+            f"stored {sum(r.stored for r in reports)} new version(s)"
+        )
+        left = len({key for r in reports for key in r.left})
+        if left:
+            print(
+                f"  {left} change(s) to items already stored were left for polling to alert "
+                f"on: watcher run --once --since {args.since}"
+            )
+        bad = next((r for r in reports if r.error), None)
+        if bad is not None:
+            failed = True
+            print(
+                f"  FAILED at {bad.start}..{bad.end}: {bad.error}\n"
+                f"  resume with: watcher backfill --since {bad.start} --until {until} "
+                f"--source {source_id}"
+            )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+class Progress:
+    """Backfill progress on stderr: a bar on a terminal, else ``event=backfill_progress`` lines."""
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total = total
+        self.done = 0
+        self._stream = stream or sys.stderr
+        self._tty = self._stream.isatty()
+
+    def chunk_done(self, report: BackfillReport) -> None:
+        self.done += 1
+        if self._tty:
+            filled = round(30 * self.done / max(self.total, 1))
+            self._stream.write(
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} "
+                f"{report.source} {report.start}..{report.end}"
+            )
+        else:
+            self._stream.write(
+                f"event=backfill_progress done={self.done} total={self.total} "
+                f"source={report.source} window={report.start}..{report.end} "
+                f"stored={report.stored}{' failed=true' if report.error else ''}\n"
+            )
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._tty and self.done:
+            self._stream.write("\n")
+            self._stream.flush()
 
 
 def _check_config(config: Config) -> int:

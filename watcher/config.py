@@ -5,7 +5,8 @@ key path (``channels[0].port``) and the problem; the CLI turns ``ConfigError`` i
 
 Shape (see ``config/watcher.example.yaml`` for the documented version)::
 
-    store, data_dir, timezone, contact, templates, sources[], channels[], rules[], subscriptions[]
+    store, data_dir, timezone, contact, templates, sources[], channels[], synonyms{}, rules[],
+    subscriptions[]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -142,12 +144,17 @@ class RuleConfig(_Frozen):
 
     @field_validator("query")
     @classmethod
-    def _parses(cls, v: str) -> str:
+    def _parses(cls, v: str, info: ValidationInfo) -> str:
         from watcher.match import parse  # the query language lives in match/
 
+        # ``load``/``parse`` pass the file's synonyms: ~NAME must name one of them.
+        context = info.context if isinstance(info.context, dict) else {}
+        synonyms = context.get("synonyms")
         try:
-            parse(v)
+            parse(v, synonyms=synonyms if isinstance(synonyms, dict) else None)
         except QuerySyntaxError as exc:
+            if exc.query != v:
+                return v  # a bad synonym expansion: reported once, under synonyms
             raise ValueError(f"{exc.problem} at position {exc.position}: {v!r}") from exc
         return v
 
@@ -237,8 +244,29 @@ class Config(_Frozen):
     templates: str | None = None  # a folder whose templates override the built-in ones
     sources: tuple[SourceConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
+    # Synonym sets for ~NAME in rules: each expansion is one term or phrase, as query text.
+    synonyms: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     rules: tuple[RuleConfig, ...] = ()
     subscriptions: tuple[SubscriptionConfig, ...] = ()
+
+    @field_validator("synonyms")
+    @classmethod
+    def _synonyms(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        from watcher.match.query import parse_expansion
+
+        for name, expansions in v.items():
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+                raise ValueError(f"synonym set name {name!r} may only use letters, digits, _ and -")
+            if not expansions:
+                raise ValueError(f"synonym set {name!r} needs at least one term")
+            for i, text in enumerate(expansions):
+                try:
+                    parse_expansion(text)
+                except QuerySyntaxError as exc:
+                    raise ValueError(
+                        f"{name}[{i}]: {exc.problem} at position {exc.position}: {text!r}"
+                    ) from exc
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -371,7 +399,10 @@ def parse(text: str, name: str, env: Mapping[str, str]) -> Config:
     if problems:
         raise ConfigError(name, problems)
     try:
-        config = Config.model_validate(data)
+        synonyms = data.get("synonyms")
+        config = Config.model_validate(
+            data, context={"synonyms": synonyms if isinstance(synonyms, dict) else None}
+        )
     except ValidationError as exc:
         raise ConfigError(name, [_describe(e, data) for e in exc.errors()]) from exc
     problems = config.reference_problems()

@@ -188,12 +188,16 @@ class Event:
 
 @dataclass(frozen=True, order=True)
 class Hit:
-    """A span of ``Record.fields()[field]`` that a term of a rule matched."""
+    """A span of ``Record.fields()[field]`` that a term of a rule matched.
+
+    A metadata filter (``house:lords``) that matched is a zero-width hit whose ``field`` names
+    the metadata (``house``): there is nothing to highlight, but explanations can name it."""
 
     field: str
     start: int
     end: int
-    term: str  # the term as the rule wrote it
+    term: str  # the term as the rule wrote it (a synonym set as ~NAME, NEAR as "a NEAR b")
+    via: str = ""  # the synonym expansion that matched, as configured
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,10 @@
       6 deliver    channel.send → store.mark_sent     only after the peer accepted it;
                    DeliveryError → store.mark_failed  retried later with backoff
 
+    backfill(service, source_id, since, until)       ``watcher backfill``: history, silently
+      per chunk of days: steps 2-4 of poll, then store.commit_records (records only: no events,
+      no ledger, source state untouched) — except changes a poll would alert on, left to it
+
 The two halves meet only in the store: polling never sends, sending never fetches.
 """
 
@@ -40,7 +44,7 @@ from watcher.config import Config, ParliamentSourceConfig, Subscription
 from watcher.errors import StoreError, WatcherError
 from watcher.logs import q
 from watcher.match import Rule, match_events
-from watcher.model import Match
+from watcher.model import Match, Record
 from watcher.render import Renderer
 from watcher.sources.base import Source
 from watcher.store.base import Delivery, LedgerEntry, PendingItem, PollOutcome, Store
@@ -48,6 +52,7 @@ from watcher.store.base import Delivery, LedgerEntry, PendingItem, PollOutcome, 
 log = logging.getLogger(__name__)
 
 MAX_CATCHUP = timedelta(days=31)
+BACKFILL_DAYS = 7  # a failed backfill chunk loses at most this much work
 LEASE_FOR = timedelta(minutes=10)
 
 
@@ -95,7 +100,7 @@ class SendReport:
 def poll(service: Service, source_id: str, since: date | None = None) -> PollReport:
     """Poll one source and commit what it brought. Never raises for a source's failure: the
     error is recorded on the source's state and returned in the report."""
-    store, source = service.store, service.sources[source_id]
+    store = service.store
     started = service.clock()
     if not store.lease(source_id, service.holder, started + LEASE_FOR, started):
         log.info("event=poll_skipped source=%s reason=leased_elsewhere", source_id)
@@ -106,26 +111,19 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
         last_ok = state.last_ok.astimezone(service.config.tz).date() if state.last_ok else None
         start, end = window(today, service.source_config(source_id).lookback_days, last_ok, since)
 
-        listing = source.list(start, end)
-        known = store.listed_fingerprints(source_id, [e.key for e in listing.entries])
-        stale = diff.changed(listing.entries, known)
-        fetched = source.fetch(stale) if stale else None
-
-        records = [r for r, _ in fetched.records] if fetched else []
+        found = _find(service, source_id, start, end)
+        records = [r for r, _ in found.records]
         stored = store.current(source_id, [r.key for r in records])
         events = diff.events(records, stored)
         matches = match_events(service.rules, events)
         ledger = _ledger(matches, service.subscriptions)
 
-        errors = [str(listing.error)] if listing.error else []
-        if fetched:
-            errors += [f"question {key}: {err}" for key, err in fetched.errors]
-        error = _summarise(errors)
+        error = found.error
         summary = store.commit(
             PollOutcome(
                 source=source_id,
                 started=started,
-                records=fetched.records if fetched else (),
+                records=found.records,
                 events=events,
                 matches=matches,
                 ledger=ledger,
@@ -140,7 +138,7 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
 
     report = PollReport(
         source_id,
-        listed=len(listing.entries),
+        listed=found.listed,
         fetched=len(records),
         events=summary.events,
         ledger=summary.ledger,
@@ -171,6 +169,106 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
     return report
 
 
+@dataclass(frozen=True)
+class BackfillReport:
+    """One chunk of a backfill."""
+
+    source: str
+    start: date
+    end: date
+    listed: int = 0
+    fetched: int = 0
+    stored: int = 0  # new record versions
+    left: tuple[str, ...] = ()  # keys of known items that changed, left for polling to alert on
+    error: str | None = None
+
+
+def backfill(
+    service: Service,
+    source_id: str,
+    since: date,
+    until: date,
+    *,
+    days: int = BACKFILL_DAYS,
+    progress: Callable[[BackfillReport], None] | None = None,
+) -> list[BackfillReport]:
+    """Fill the store with a source's history between two dates, alerting nobody.
+
+    Walks the range oldest first in chunks of ``days`` (``backfill_chunks``). Each chunk lists,
+    selects and fetches exactly as a poll does (steps 2-4), then stores the records with
+    ``store.commit_records``: record versions and current records only, no events, matches or
+    ledger rows, so nothing is ever sent for them, and the source's polling state is left
+    alone. Because the records are stored, a later poll finds them unchanged and stays silent,
+    while a later change to one of them (a correction) is an event like any other.
+
+    An item the store already knows whose new version is a change a poll would report (an
+    answer, a correction ...) is not stored: that alert belongs to polling (``run --once
+    --since``), and a backfill must not swallow it. Its key is in ``left``.
+
+    Stops at the first chunk that fails, after storing what that chunk did bring; every earlier
+    chunk is committed, so running again from the failed chunk's start resumes the work.
+    Never raises for a source's or the store's failure: it is the last report's ``error``.
+    """
+    reports: list[BackfillReport] = []
+    for start, end in backfill_chunks(since, until, days):
+        report = _backfill_chunk(service, source_id, start, end)
+        reports.append(report)
+        if progress is not None:
+            progress(report)
+        if report.error:
+            break
+    return reports
+
+
+def backfill_chunks(since: date, until: date, days: int = BACKFILL_DAYS) -> list[tuple[date, date]]:
+    """``since``..``until`` (inclusive) cut into consecutive windows of ``days``, oldest first."""
+    out: list[tuple[date, date]] = []
+    start = since
+    while start <= until:
+        end = min(start + timedelta(days=days - 1), until)
+        out.append((start, end))
+        start = end + timedelta(days=1)
+    return out
+
+
+def _backfill_chunk(service: Service, source_id: str, start: date, end: date) -> BackfillReport:
+    store = service.store
+    try:
+        found = _find(service, source_id, start, end)
+        records = [r for r, _ in found.records]
+        stored = store.current(source_id, [r.key for r in records])
+        loud = {e.record.key for e in diff.events(records, stored) if e.record.key in stored}
+        quiet = [(r, listed) for r, listed in found.records if r.key not in loud]
+        summary = store.commit_records(source_id, quiet, service.clock())
+    except StoreError as exc:
+        log.error("event=backfill_failed source=%s stage=store error=%s", source_id, q(exc))
+        return BackfillReport(source_id, start, end, error=f"store: {exc}")
+    report = BackfillReport(
+        source_id,
+        start,
+        end,
+        listed=found.listed,
+        fetched=len(records),
+        stored=summary.records,
+        left=tuple(sorted(loud)),
+        error=found.error,
+    )
+    log.log(
+        logging.WARNING if report.error else logging.INFO,
+        "event=%s source=%s window=%s..%s listed=%d fetched=%d stored=%d left=%d error=%s",
+        "backfill_failed" if report.error else "backfill_chunk",
+        source_id,
+        start,
+        end,
+        report.listed,
+        report.fetched,
+        report.stored,
+        len(report.left),
+        q(report.error or "none"),
+    )
+    return report
+
+
 def window(
     today: date, lookback_days: int, last_ok: date | None, since: date | None = None
 ) -> tuple[date, date]:
@@ -194,6 +292,28 @@ def _ledger(matches: Sequence[Match], subscriptions: Sequence[Subscription]) -> 
             if m.rule_id in sub.rules:
                 owed[(sub.id, m.event.identity)] = None
     return [LedgerEntry(sub_id, identity) for sub_id, identity in owed]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """What one window of a source brought: steps 2 to 4 of a poll."""
+
+    listed: int
+    records: tuple[tuple[Record, str], ...]  # (record, listed fingerprint)
+    error: str | None  # the listing's or some items' failures; what did arrive is kept
+
+
+def _find(service: Service, source_id: str, start: date, end: date) -> _Found:
+    """List a window, select what is new or changed, and fetch it."""
+    source = service.sources[source_id]
+    listing = source.list(start, end)
+    known = service.store.listed_fingerprints(source_id, [e.key for e in listing.entries])
+    stale = diff.changed(listing.entries, known)
+    fetched = source.fetch(stale) if stale else None
+    errors = [str(listing.error)] if listing.error else []
+    if fetched:
+        errors += [f"question {key}: {err}" for key, err in fetched.errors]
+    return _Found(len(listing.entries), fetched.records if fetched else (), _summarise(errors))
 
 
 def _summarise(errors: list[str]) -> str | None:

@@ -24,6 +24,7 @@ from markupsafe import Markup, escape
 
 from watcher.config import Subscription
 from watcher.errors import ConfigError
+from watcher.match import explain
 from watcher.model import (
     Attachment,
     Digest,
@@ -118,6 +119,7 @@ class ItemView:
     grouped: tuple[str, ...]  # "UIN 8603 (tabled 8 January 2024)"
     attachments: tuple[Link, ...]
     rules: tuple[str, ...]
+    why: str  # "SEND workforce in the answer"
     url: str | None
 
 
@@ -258,6 +260,7 @@ def _view(item: DigestItem) -> ItemView:
         ),
         attachments=tuple(_link(a) for a in r.attachments),
         rules=item.rule_ids,
+        why=explain(item.hits).removeprefix("matched").lstrip(": "),
         url=_safe_url(r.url),
     )
 

@@ -13,7 +13,7 @@ import httpx
 
 from watcher.channels import open_channel
 from watcher.config import Config
-from watcher.match import Rule, parse
+from watcher.match import Rule, RuleSet, parse
 from watcher.pipeline import Service
 from watcher.render import Renderer
 from watcher.sources import open_source
@@ -29,15 +29,16 @@ def build(
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
     store = open_store(config.store_url)
     store.migrate()
-    rules = [
+    # Compiled once: the prefilter automaton over every rule is built here, not per poll.
+    rules = RuleSet(
         Rule(
             id=r.id,
-            query=parse(r.query),
+            query=parse(r.query, synonyms=config.synonyms),
             events=frozenset(r.events),
             sources=frozenset(r.sources) if r.sources is not None else None,
         )
         for r in config.rules
-    ]
+    )
     service = Service(
         config=config,
         store=store,

@@ -4,17 +4,19 @@
 default; one process or a few on one machine) or ``postgresql://...`` (several replicas). It does
 not create tables: call ``store.migrate()`` once at start, as every command does. All SQL lives in
 this package: ``schema`` (tables), ``migrations``, ``engine`` (per-backend set-up), ``queries`` and
-``sql`` (the implementation).
+``sql`` (the implementation), ``records`` (writing records), ``fulltext`` (the search index).
 """
 
 from __future__ import annotations
 
 from watcher.store.base import (
+    Candidate,
     CommitSummary,
     Delivery,
     LedgerEntry,
     PendingItem,
     PollOutcome,
+    SearchWord,
     SourceState,
     Store,
 )
@@ -22,11 +24,13 @@ from watcher.store.engine import store_engine
 from watcher.store.sql import SqlStore
 
 __all__ = [
+    "Candidate",
     "CommitSummary",
     "Delivery",
     "LedgerEntry",
     "PendingItem",
     "PollOutcome",
+    "SearchWord",
     "SourceState",
     "SqlStore",
     "Store",

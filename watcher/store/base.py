@@ -11,16 +11,19 @@ Contract for every implementation (SQLite and PostgreSQL run the same conformanc
 - ``create_delivery`` claims pending ledger rows for one message atomically; with several
   replicas, two claims never share a row. A delivery is marked sent only by ``mark_sent``,
   which the caller invokes after the channel accepted the message.
+- The search index (``candidates``) always describes the current version of every record: it
+  is written by ``commit`` and ``commit_records`` in their transaction. It is a filter, never
+  a verdict: it may return records a rule does not match, never leave out one it does.
 - Times are timezone-aware UTC datetimes in and out.
 - Database failures raise ``StoreError``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import date, datetime
+from typing import NamedTuple, Protocol
 
 from watcher.model import Event, Hit, Match, Record
 
@@ -86,6 +89,31 @@ class Delivery:
     sent: datetime | None = None
 
 
+# Joins two folded words that stand next to each other in one field into one searchable word
+# ("send_workforce"): folded words never contain it.
+PAIR = "_"
+
+
+class SearchWord(Protocol):
+    """A folded word (``watcher.match.tokens.fold``) that every match contains; with ``prefix``,
+    any word starting with it. ``watcher.match.Literal`` is one."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def prefix(self) -> bool: ...
+
+
+class Candidate(NamedTuple):
+    """A stored record that may match: its identity and its day (the latest of its tabled,
+    answered and corrected dates; the day it was first stored if it has none)."""
+
+    source: str
+    key: str
+    day: date
+
+
 class Store(Protocol):
     def migrate(self) -> None:
         """Create or upgrade the schema. Safe to call on every start, from several replicas."""
@@ -124,6 +152,32 @@ class Store(Protocol):
 
     def record_error(self, source: str, error: str, at: datetime) -> None:
         """Record a failed poll that had nothing to commit."""
+        ...
+
+    def commit_records(
+        self, source: str, found: Sequence[tuple[Record, str]], at: datetime
+    ) -> CommitSummary:
+        """Store records (record, listed fingerprint) seen at ``at`` as ``commit`` does, in one
+        transaction and idempotently, but nothing else: no events, matches or ledger rows, and
+        the source's state is left alone (a backfill is not a poll). ``events`` and ``ledger``
+        of the summary are 0."""
+        ...
+
+    # --- history ---
+
+    def candidates(
+        self,
+        required: Sequence[Collection[SearchWord]] | None,
+        source: str | None = None,
+        since: date | None = None,
+    ) -> list[Candidate]:
+        """Stored records, by their current version, that contain at least one word of EVERY
+        group in ``required``, in some text field (heading, question or answer; a prefix word
+        matches any word it begins). A word may be a pair, two folded words joined by
+        ``PAIR``: the two must stand next to each other in that order in one field (a prefix
+        pair: the second word begins with the given text). ``required`` None or empty: every
+        record; an empty group: none. Only ``source``'s records if given, and only those
+        whose day is ``since`` or later if given. Newest day first."""
         ...
 
     # --- sending half ---

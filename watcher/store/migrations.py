@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
-from watcher.store import schema
+from watcher.store import fulltext, schema
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,16 @@ def _initial(conn: Connection) -> None:
     schema.metadata.create_all(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _initial),)
+def _search_index(conn: Connection) -> None:
+    schema.record_words.create(conn, checkfirst=True)  # with its FTS5 table or GIN index
+    indexed = fulltext.fill(conn)
+    logger.info("event=search_index_filled records=%d", indexed)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _initial),
+    Migration(2, "full-text search index", _search_index),
+)
 
 
 def latest_version() -> int:

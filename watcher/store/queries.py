@@ -67,11 +67,17 @@ def record_of(data: str) -> Record:
 
 
 def hits_json(hits: Iterable[Hit]) -> str:
-    return json.dumps([[h.field, h.start, h.end, h.term] for h in hits], ensure_ascii=False)
+    return json.dumps(
+        [[h.field, h.start, h.end, h.term, *([h.via] if h.via else [])] for h in hits],
+        ensure_ascii=False,
+    )
 
 
 def hits_of(data: str) -> tuple[Hit, ...]:
-    return tuple(Hit(field=f, start=int(s), end=int(e), term=t) for f, s, e, t in json.loads(data))
+    return tuple(
+        Hit(field=h[0], start=int(h[1]), end=int(h[2]), term=h[3], via=h[4] if len(h) > 4 else "")
+        for h in json.loads(data)
+    )
 
 
 def state_of(row: Row[Any]) -> SourceState:

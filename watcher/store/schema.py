@@ -13,6 +13,9 @@ database to it and ``sql`` queries it. Table by table:
     ledger             an event owed to a subscription; unique (subscription, event); claimed by
                        a delivery
     delivery           one message for one subscription, with its send attempts
+    record_words       the search index: one row per current record with its day and folded
+                       words; on SQLite an FTS5 table (``record_words_fts``, external content)
+                       indexes the words, on PostgreSQL ``words`` is a GIN-indexed tsvector
 
 Records are JSON text (``model.record_to_dict``), not JSON columns, so both backends store the
 same bytes. Times are ``UTCDateTime``: aware UTC in and out, whatever the backend keeps.
@@ -27,6 +30,8 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
+    Date,
     DateTime,
     Dialect,
     ForeignKey,
@@ -39,6 +44,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.types import TypeDecorator
 
 # Constraint names are fixed so that later migrations can refer to them on both backends.
@@ -207,3 +214,59 @@ Index(
     sqlite_where=delivery.c.sent.is_(None),
     postgresql_where=delivery.c.sent.is_(None),
 )
+
+# The full-text candidate index (see ``fulltext``). ``words`` holds the distinct folded words of
+# the record's text fields, so the index tokenises nothing itself and agrees with the matcher on
+# what a word is. SQLite keeps them as space-separated text, the external content of an FTS5
+# table; PostgreSQL as a tsvector built from the word list verbatim (``array_to_tsvector``).
+record_words = Table(
+    "record_words",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # of the version indexed
+    Column("day", Date, nullable=False),  # latest of tabled/answered/corrected
+    Column("words", Text().with_variant(TSVECTOR(), "postgresql"), nullable=False),
+    UniqueConstraint("source", "key"),
+)
+Index("ix_record_words_day", record_words.c.day)
+Index("ix_record_words_words", record_words.c.words, postgresql_using="gin").ddl_if(
+    dialect="postgresql"
+)
+
+# Every folded word is one FTS5 token: only separators (Z*) split, so a word the matcher sees is
+# never cut in two. ``detail=none``: the index answers "which rows hold this word", nothing more.
+FTS5_TOKENIZE = "unicode61 remove_diacritics 2 categories 'L* M* N* P* S* C*'"
+_SQLITE_FTS = (
+    f"""CREATE VIRTUAL TABLE record_words_fts USING fts5(
+        words, content='record_words', content_rowid='id', detail=none, columnsize=0,
+        tokenize="{FTS5_TOKENIZE}")""",
+    """CREATE TRIGGER record_words_ai AFTER INSERT ON record_words BEGIN
+        INSERT INTO record_words_fts(rowid, words) VALUES (new.id, new.words);
+    END""",
+    """CREATE TRIGGER record_words_ad AFTER DELETE ON record_words BEGIN
+        INSERT INTO record_words_fts(record_words_fts, rowid, words)
+        VALUES ('delete', old.id, old.words);
+    END""",
+    """CREATE TRIGGER record_words_au AFTER UPDATE OF words ON record_words BEGIN
+        INSERT INTO record_words_fts(record_words_fts, rowid, words)
+        VALUES ('delete', old.id, old.words);
+        INSERT INTO record_words_fts(rowid, words) VALUES (new.id, new.words);
+    END""",
+)
+
+
+def _create_fts(_table: Table, connection: Connection, **_kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        for statement in _SQLITE_FTS:
+            connection.exec_driver_sql(statement)
+
+
+def _drop_fts(_table: Table, connection: Connection, **_kw: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("DROP TABLE IF EXISTS record_words_fts")
+
+
+sa_event.listen(record_words, "after_create", _create_fts)
+sa_event.listen(record_words, "before_drop", _drop_fts)

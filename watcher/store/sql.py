@@ -9,9 +9,9 @@ backend in ``engine``. Deciding what to commit, claim or retry is left to the pi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
@@ -19,12 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.errors import StoreError
 from watcher.model import Event, Record
-from watcher.store import migrations, queries
+from watcher.store import fulltext, migrations, queries, records
 from watcher.store.base import (
+    Candidate,
     CommitSummary,
     Delivery,
     PendingItem,
     PollOutcome,
+    SearchWord,
     SourceState,
 )
 from watcher.store.engine import READ_ONLY
@@ -34,7 +36,6 @@ from watcher.store.schema import (
     event_match,
     ledger,
     record,
-    record_version,
     source_state,
 )
 
@@ -160,14 +161,9 @@ class SqlStore:
         events: dict[queries.Identity, Event] = {e.identity: e for e in outcome.events}
         for m in outcome.matches:
             events.setdefault(m.event.identity, m.event)
+        shown = [r for e in events.values() for r in (e.record, e.previous) if r is not None]
         with self._write(f"committing a poll of {outcome.source}") as conn:
-            new_versions = queries.insert_new(
-                conn,
-                record_version,
-                _version_rows(outcome, events.values()),
-                ("source", "key", "fingerprint"),
-            )
-            _upsert_records(conn, outcome)
+            new_versions = records.write(conn, outcome.records, shown, at)
             new_events = queries.insert_new(
                 conn,
                 event,
@@ -198,6 +194,23 @@ class SqlStore:
             bool(outcome.error),
         )
         return CommitSummary(records=new_versions, events=new_events, ledger=new_ledger)
+
+    def commit_records(
+        self, source: str, found: Sequence[tuple[Record, str]], at: datetime
+    ) -> CommitSummary:
+        with self._write(f"storing records of {source}") as conn:
+            new_versions = records.write(conn, found, (), at)
+        logger.debug("event=store_records source=%s versions=%d", source, new_versions)
+        return CommitSummary(records=new_versions, events=0, ledger=0)
+
+    def candidates(
+        self,
+        required: Sequence[Collection[SearchWord]] | None,
+        source: str | None = None,
+        since: date | None = None,
+    ) -> list[Candidate]:
+        with self._read("searching stored records") as conn:
+            return fulltext.candidates(conn, required, source, since)
 
     def record_error(self, source: str, error: str, at: datetime) -> None:
         with self._write(f"recording an error for {source}") as conn:
@@ -300,66 +313,6 @@ class SqlStore:
 
 
 # --- helpers on an open transaction ---------------------------------------------------------
-
-
-def _version_rows(outcome: PollOutcome, events: Iterable[Event]) -> list[dict[str, Any]]:
-    records: list[Record] = [r for r, _listed in outcome.records]
-    for e in events:
-        records.append(e.record)
-        if e.previous is not None:
-            records.append(e.previous)
-    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for r in records:
-        fingerprint = r.fingerprint
-        rows.setdefault(
-            (r.source, r.key, fingerprint),
-            {
-                "source": r.source,
-                "key": r.key,
-                "fingerprint": fingerprint,
-                "data": queries.record_json(r),
-                "seen_at": outcome.started,
-            },
-        )
-    return list(rows.values())
-
-
-def _upsert_records(conn: Connection, outcome: PollOutcome) -> None:
-    latest: dict[tuple[str, str], tuple[Record, str]] = {}
-    for r, listed in outcome.records:
-        latest[(r.source, r.key)] = (r, listed)  # a record listed twice: the later one wins
-    if not latest:
-        return
-    ins = queries.dialect_insert(conn, record)
-    new = ins.excluded
-    stmt = ins.on_conflict_do_update(
-        index_elements=[record.c.source, record.c.key],
-        set_={
-            "kind": new.kind,
-            "fingerprint": new.fingerprint,
-            "listed_fingerprint": new.listed_fingerprint,
-            "data": new.data,
-            "last_seen": new.last_seen,
-        },
-        # An older poll committed late must not roll the current version back.
-        where=record.c.last_seen <= new.last_seen,
-    )
-    conn.execute(
-        stmt,
-        [
-            {
-                "source": r.source,
-                "key": r.key,
-                "kind": r.kind,
-                "fingerprint": r.fingerprint,
-                "listed_fingerprint": listed,
-                "data": queries.record_json(r),
-                "first_seen": outcome.started,
-                "last_seen": outcome.started,
-            }
-            for r, listed in latest.values()
-        ],
-    )
 
 
 def _event_row(e: Event, at: datetime) -> dict[str, Any]:
