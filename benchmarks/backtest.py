@@ -2,6 +2,8 @@
 
     python benchmarks/backtest.py [--records 300000] [--repeat 3]
 
+(with ``watcher`` importable: the ``.venv`` that ``scripts/test`` sets up, or ``PYTHONPATH=.``)
+
 Generates ``--records`` synthetic written answers from a fixed seed (realistic shape: a
 department's vocabulary over common Whitehall prose and a long tail of rare words, a 1-2 KB
 answer, a question, a heading, dates over six years), stores them through the store's own
