@@ -4,6 +4,8 @@ Store fixtures: ``store_url`` and ``store`` run a test once per backend. SQLite 
 test's tmp_path; PostgreSQL needs ``WATCHER_TEST_POSTGRES_URL`` (for example
 ``postgresql://postgres@127.0.0.1:5432/test``) and is skipped without it. Each PostgreSQL test
 gets a schema of its own, dropped afterwards, so tests never see each other's rows.
+
+``api``: a local copy of the Written Questions API serving the recorded fixtures.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from watcher.store import Store, open_store
 from watcher.store.engine import store_engine
+from watcher.testing.fakeapi import FakeParliamentAPI
 
 POSTGRES_ENV = "WATCHER_TEST_POSTGRES_URL"
 POSTGRES_SKIP = f"{POSTGRES_ENV} is not set (PostgreSQL store tests need it)"
@@ -57,3 +60,10 @@ def store(store_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture
+def api() -> Iterator[FakeParliamentAPI]:
+    """A local copy of the Written Questions API serving the recorded fixtures."""
+    with FakeParliamentAPI.with_fixtures() as server:
+        yield server

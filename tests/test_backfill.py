@@ -11,14 +11,10 @@ import copy
 import email
 import email.policy
 import itertools
-import subprocess
-import sys
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from watcher import backtest, pipeline, service
@@ -28,17 +24,12 @@ from watcher.model import Status
 from watcher.store import open_store
 from watcher.store import schema as tables
 from watcher.store.engine import store_engine
+from watcher.testing.cli import watcher
 from watcher.testing.fakeapi import FakeParliamentAPI
 
 SEED_ID = "1683412"  # answered 2024-01-15; "SEND workforce" is in its answer
 LATE_ID = "1690001"  # tabled 2024-01-12
 LORDS_ID = "1690002"  # a holding answer; "SEND workforce" is in its question
-
-
-@pytest.fixture
-def api() -> Iterator[FakeParliamentAPI]:
-    with FakeParliamentAPI.with_fixtures() as server:
-        yield server
 
 
 def write_config(tmp_path: Path, api: FakeParliamentAPI) -> Path:
@@ -63,16 +54,6 @@ subscriptions:
     digest: immediate
 """)
     return path
-
-
-def watcher(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
 
 
 def outbox(tmp_path: Path) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from watcher.testing.cli import watcher
 from watcher.testing.fakeapi import FakeParliamentAPI, load_fixtures
 from watcher.testing.smtp import SmtpTestServer
 
@@ -26,12 +27,6 @@ SINCE = "2024-01-08"
 
 def seed(api: FakeParliamentAPI) -> dict[str, Any]:
     return next(q for q in api.questions.values() if q["uin"] == "8602")
-
-
-@pytest.fixture
-def api() -> Iterator[FakeParliamentAPI]:
-    with FakeParliamentAPI.with_fixtures() as server:
-        yield server
 
 
 @pytest.fixture
@@ -83,16 +78,6 @@ subscriptions:
     digest: immediate
 """)
     return path
-
-
-def watcher(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "watcher", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
 
 
 def run_once(config: Path) -> subprocess.CompletedProcess[str]:

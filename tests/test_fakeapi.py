@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,12 +11,6 @@ from watcher.testing import FakeParliamentAPI, load_fixtures
 
 LIST = "/api/writtenquestions/questions"
 SEED = 1683412
-
-
-@pytest.fixture
-def api() -> Iterator[FakeParliamentAPI]:
-    with FakeParliamentAPI.with_fixtures() as server:
-        yield server
 
 
 def get(api: FakeParliamentAPI, path: str, **params: Any) -> httpx.Response:

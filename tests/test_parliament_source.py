@@ -55,12 +55,6 @@ def config(base_url: str, **overrides: Any) -> ParliamentSourceConfig:
 
 
 @pytest.fixture
-def api() -> Iterator[FakeParliamentAPI]:
-    with FakeParliamentAPI.with_fixtures() as server:
-        yield server
-
-
-@pytest.fixture
 def source(api: FakeParliamentAPI) -> Iterator[ParliamentWrittenQuestions]:
     s = ParliamentWrittenQuestions(config(api.base_url), UA)
     yield s

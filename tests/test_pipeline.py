@@ -6,13 +6,10 @@ from __future__ import annotations
 import copy
 import email
 import email.policy
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from watcher import pipeline, service
 from watcher.config import parse
@@ -29,12 +26,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def api() -> Iterator[FakeParliamentAPI]:
-    with FakeParliamentAPI.with_fixtures() as server:
-        yield server
 
 
 def make_service(
