@@ -7,13 +7,11 @@ where to resume, and resuming does not fetch again what was already stored.
 
 from __future__ import annotations
 
-import copy
 import email
 import email.policy
 import itertools
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -77,17 +75,13 @@ def rows(tmp_path: Path, table: str) -> int:
         engine.dispose()
 
 
-def corrected(api: FakeParliamentAPI) -> dict[str, Any]:
-    value = copy.deepcopy(api.get(int(SEED_ID)))
-    old = value["answerText"]
-    value["answerText"] = old.replace(
+def correct_seed(api: FakeParliamentAPI) -> None:
+    api.correct(
+        "8602",
         "a steering group has now been established",
         "a cross-government steering group was established in 2023",
+        on=date(2024, 1, 22),
     )
-    value["answerIsCorrection"] = True
-    value["dateAnswerCorrected"] = "2024-01-22T00:00:00"
-    value["originalAnswerText"] = old
-    return value
 
 
 def test_backfill_sends_nothing_and_later_polls_alert_only_for_changes(
@@ -119,7 +113,7 @@ def test_backfill_sends_nothing_and_later_polls_alert_only_for_changes(
     assert "new events 0" in quiet.stdout
     assert outbox(tmp_path) == []
 
-    api.replace(corrected(api))
+    correct_seed(api)
     loud = watcher(config, "run", "--once", "--since", "2024-01-08")
     assert loud.returncode == 0, loud.stderr
     [text] = outbox(tmp_path)
@@ -166,7 +160,7 @@ def test_a_change_to_a_stored_item_is_left_for_polling_to_alert_on(
         assert pipeline.poll(svc, "wq", since=date(2024, 1, 8)).ledger == 1
         before = svc.store.current("wq", [SEED_ID])[SEED_ID]
 
-        api.replace(corrected(api))
+        correct_seed(api)
         reports = pipeline.backfill(svc, "wq", date(2024, 1, 8), date(2024, 1, 21))
         assert [r.error for r in reports] == [None, None]
         assert {key for r in reports for key in r.left} == {SEED_ID}

@@ -3,7 +3,6 @@ local HTTP server serving recorded API responses and a local SMTP server."""
 
 from __future__ import annotations
 
-import copy
 import os
 import signal
 import subprocess
@@ -130,16 +129,12 @@ def test_a_correction_sends_one_corrected_email_with_old_and_new_text(
     assert run_once(config).returncode == 0
     assert len(smtp.messages) == 1
 
-    corrected = copy.deepcopy(seed(api))
-    old_answer = corrected["answerText"]
-    corrected["answerText"] = old_answer.replace(
+    api.correct(
+        "8602",
         "a steering group has now been established",
         "a cross-government steering group was established in 2023",
+        on=date(2024, 1, 22),
     )
-    corrected["answerIsCorrection"] = True
-    corrected["dateAnswerCorrected"] = "2024-01-22T00:00:00"
-    corrected["originalAnswerText"] = old_answer
-    api.replace(corrected)
 
     result = run_once(config)
     assert result.returncode == 0, result.stderr

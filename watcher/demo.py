@@ -7,7 +7,6 @@ arrived; then publishes a correction of the answer and shows the "corrected" ema
 
 from __future__ import annotations
 
-import copy
 import tempfile
 from datetime import date
 from email.message import EmailMessage
@@ -61,18 +60,12 @@ def run_demo() -> int:
             _step(svc, f"poll answers since {SINCE} and send what matched", smtp)
             _step(svc, "poll again: nothing new, so nothing is sent", smtp)
 
-            question = next(q for q in api.questions.values() if q["uin"] == "8602")
-            corrected = copy.deepcopy(question)
-            corrected.update(
-                answerIsCorrection=True,
-                dateAnswerCorrected="2024-01-22T00:00:00",
-                originalAnswerText=question["answerText"],
-                answerText=question["answerText"].replace(
-                    "a steering group has now been established",
-                    "a steering group was established in 2023",
-                ),
+            api.correct(
+                "8602",
+                "a steering group has now been established",
+                "a steering group was established in 2023",
+                on=date(2024, 1, 22),
             )
-            api.replace(corrected)
             _step(svc, "the department corrects its answer (a demo edit): poll and send", smtp)
         finally:
             service.close(svc)

@@ -163,6 +163,22 @@ class FakeParliamentAPI:
         self.add(value)
         return value
 
+    def correct(self, uin: str, old: str, new: str, on: date) -> dict[str, Any]:
+        """Publish a correction of question ``uin``'s answer, replacing ``old`` by ``new``,
+        as the API shows one: flagged, dated, with the original answer kept."""
+        value = copy.deepcopy(next(q for q in self.questions.values() if q["uin"] == uin))
+        original = value["answerText"]
+        if old not in original:
+            raise ValueError(f"{old!r} is not in the answer to {uin}")
+        value.update(
+            answerText=original.replace(old, new),
+            answerIsCorrection=True,
+            dateAnswerCorrected=f"{on}T00:00:00",
+            originalAnswerText=original,
+        )
+        self.replace(value)
+        return value
+
     def replace(self, value: Mapping[str, Any]) -> None:
         qid = _id_of(value)
         with self._lock:
