@@ -14,6 +14,7 @@ from watcher.match import (
     literals,
     match_document,
     match_events,
+    matches,
     parse,
 )
 from watcher.match.document import FieldText, field_text, fold_text
@@ -154,6 +155,10 @@ def test_prefiltered_rules_match_exactly_as_every_rule_alone(
             if (hits := match_document(rule.query, alone)) is not None
         ]
         assert [(rule.id, hits) for rule, hits in ruleset.match_document(document)] == expected
+        # Deciding without hits gives the same answer, rule by rule.
+        texts = dict(zip(document.names, (f.text for f in document.fields), strict=True))
+        decided = [r.id for r in rules if matches(r.query, Document(texts, document.meta))]
+        assert decided == [rule_id for rule_id, _ in expected]
 
 
 @settings(max_examples=300)

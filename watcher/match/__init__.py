@@ -19,7 +19,7 @@ from __future__ import annotations
 from watcher.match.document import Document, Metadata
 from watcher.match.explain import explain
 from watcher.match.literals import Literal, literals
-from watcher.match.matcher import match, match_document, match_events
+from watcher.match.matcher import match, match_document, match_events, matches
 from watcher.match.nodes import And, Field, Meta, Near, Node, Not, Or, Synonym, Term
 from watcher.match.query import Query, Synonyms, parse, to_string
 from watcher.match.ruleset import Rule, RuleSet
@@ -46,6 +46,7 @@ __all__ = [
     "match",
     "match_document",
     "match_events",
+    "matches",
     "parse",
     "to_string",
 ]

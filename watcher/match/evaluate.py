@@ -16,7 +16,7 @@ and a NEAR's hits are named after the whole ``a NEAR b`` expression.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import attrgetter
@@ -103,6 +103,11 @@ class CNode:
     def eval(self, doc: Document) -> list[Hit] | None:
         raise NotImplementedError
 
+    def matches(self, doc: Document) -> bool:
+        """Whether the node matches, as ``eval(doc) is not None`` but without building hits:
+        it stops at the first occurrence that decides."""
+        raise NotImplementedError
+
     def hits(self, doc: Document) -> tuple[Hit, ...] | None:
         """``eval``'s hits, distinct and sorted; None if the node does not match."""
         found = self.eval(doc)
@@ -147,6 +152,15 @@ class CText(CNode):
             out = [x for x in out if names[x[0][0]] in allowed]
         return out
 
+    def matches(self, doc: Document) -> bool:
+        allowed = self.fields
+        if allowed is None:
+            return any(o.cterm.occurrences(doc) for o in self.options)
+        names = doc.names
+        return any(
+            names[occ[0]] in allowed for o in self.options for occ in o.cterm.occurrences(doc)
+        )
+
     def eval(self, doc: Document) -> list[Hit] | None:
         cache = doc.cache
         if self in cache:
@@ -172,26 +186,35 @@ class CNear(CNode):
     def __init__(self, left: CText, right: CText, distance: int, label: str) -> None:
         self.left, self.right, self.distance, self.label = left, right, distance, label
 
-    def eval(self, doc: Document) -> list[Hit] | None:
+    def pairs(self, doc: Document) -> Iterator[tuple[tuple[Occurrence, str], ...]]:
+        """Every (left, right) pair of occurrences close enough, with their expansions."""
         left = self.left.found(doc)
         if not left:
-            return None
+            return
         right = self.right.found(doc)
-        hits: set[Hit] = set()
         fields = doc.fields
-        for a, via_a in left:
-            for b, via_b in right:
-                if a[0] != b[0]:
+        for a in left:
+            for b in right:
+                (fa, a1, a2), (fb, b1, b2) = a[0], b[0]
+                if fa != fb:
                     continue
-                if a[2] < b[1]:
-                    gap = fields[a[0]].gap(a[2], b[1])
-                elif b[2] < a[1]:
-                    gap = fields[a[0]].gap(b[2], a[1])
+                if a2 < b1:
+                    gap = fields[fa].gap(a2, b1)
+                elif b2 < a1:
+                    gap = fields[fa].gap(b2, a1)
                 else:
                     continue  # overlapping occurrences are not two things near each other
                 if gap <= self.distance:
-                    hits.add(_hit(doc, a, self.label, via_a))
-                    hits.add(_hit(doc, b, self.label, via_b))
+                    yield a, b
+
+    def matches(self, doc: Document) -> bool:
+        return next(self.pairs(doc), None) is not None
+
+    def eval(self, doc: Document) -> list[Hit] | None:
+        hits: set[Hit] = set()
+        for (a, via_a), (b, via_b) in self.pairs(doc):
+            hits.add(_hit(doc, a, self.label, via_a))
+            hits.add(_hit(doc, b, self.label, via_b))
         return list(hits) if hits else None
 
 
@@ -201,6 +224,9 @@ class CAnd(CNode):
     def __init__(self, children: Sequence[CNode]) -> None:
         # Cheap, selective children first: a failing AND stops early.
         self.children = tuple(children)
+
+    def matches(self, doc: Document) -> bool:
+        return all(child.matches(doc) for child in self.children)
 
     def eval(self, doc: Document) -> list[Hit] | None:
         hits: list[Hit] = []
@@ -217,6 +243,9 @@ class COr(CNode):
 
     def __init__(self, children: Sequence[CNode]) -> None:
         self.children = tuple(children)
+
+    def matches(self, doc: Document) -> bool:
+        return any(child.matches(doc) for child in self.children)
 
     def eval(self, doc: Document) -> list[Hit] | None:
         matched = False
@@ -236,8 +265,11 @@ class CNot(CNode):
     def __init__(self, child: CNode) -> None:
         self.child = child
 
+    def matches(self, doc: Document) -> bool:
+        return not self.child.matches(doc)
+
     def eval(self, doc: Document) -> list[Hit] | None:
-        return None if self.child.eval(doc) is not None else []
+        return None if self.child.matches(doc) else []
 
 
 class CMeta(CNode):
@@ -249,6 +281,9 @@ class CMeta(CNode):
         self.value = tuple(fold(w) for w in meta.value.words)
         joined = "".join(meta.value.words)
         self.number = int(joined) if len(meta.value.words) == 1 and joined.isdigit() else None
+
+    def matches(self, doc: Document) -> bool:
+        return self._matches(doc.meta)
 
     def eval(self, doc: Document) -> list[Hit] | None:
         return [Hit(self.name, 0, 0, self.label)] if self._matches(doc.meta) else None

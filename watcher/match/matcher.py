@@ -25,7 +25,15 @@ from watcher.match.query import Query
 from watcher.match.ruleset import Rule, RuleSet
 from watcher.model import Event, Hit, Match
 
-__all__ = ["Document", "Rule", "RuleSet", "match", "match_document", "match_events"]
+__all__ = [
+    "Document",
+    "Rule",
+    "RuleSet",
+    "match",
+    "match_document",
+    "match_events",
+    "matches",
+]
 
 
 @lru_cache(maxsize=65536)
@@ -42,6 +50,12 @@ def match_document(query: Query, document: Document) -> tuple[Hit, ...] | None:
     """Like ``match``, on a document already folded (and possibly carrying metadata)."""
     hits = _compiled(query.ast).eval(document)
     return None if hits is None else sorted_hits(hits)
+
+
+def matches(query: Query, document: Document) -> bool:
+    """Whether ``query`` matches ``document``: ``match_document(...) is not None``, without
+    working out the hits (it stops at the first occurrence that decides)."""
+    return _compiled(query.ast).matches(document)
 
 
 def match_events(rules: RuleSet | Sequence[Rule], events: Sequence[Event]) -> list[Match]:
