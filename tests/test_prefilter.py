@@ -75,7 +75,13 @@ _WORDS = st.sampled_from(_VOCAB)
 
 @st.composite
 def _terms(draw: st.DrawFn) -> str:
-    kind = draw(st.integers(0, 5))
+    kind = draw(st.integers(0, 7))
+    if kind == 6:
+        return draw(st.sampled_from(['"special work* needs"', '"special therap*"', '"SEND work*"']))
+    if kind == 7:
+        field = draw(st.sampled_from(["heading", "question", "answer"]))
+        group = draw(st.sampled_from(["(send OR EHCP)", "~SEND", '"special needs"', "(a b)"]))
+        return f"{field}:{group}"
     if kind == 0:
         return draw(_WORDS)
     if kind == 1:
@@ -93,8 +99,13 @@ def _terms(draw: st.DrawFn) -> str:
 @st.composite
 def _queries(draw: st.DrawFn) -> str:
     first = draw(_terms())
-    shape = draw(st.integers(0, 4))
+    shape = draw(st.integers(0, 6))
     second = draw(_terms())
+    if shape == 5:
+        near = f"{draw(_near_sides())} NEAR/1 {draw(_near_sides())}"
+        return f"({first} OR {second}) AND ({near}) NOT {draw(_WORDS)}"
+    if shape == 6:
+        return f"{first} {second} {draw(_terms())}"
     if shape == 0:
         return first
     if shape == 1:
@@ -104,7 +115,13 @@ def _queries(draw: st.DrawFn) -> str:
     if shape == 3:
         return f"{first} -{draw(_WORDS)}"
     near = draw(st.sampled_from(["NEAR", "NEAR/0", "NEAR/2"]))
-    return f"{draw(_WORDS)} {near} {draw(st.sampled_from([*_VOCAB, '~SEND', 'therap*']))}"
+    return f"{draw(_near_sides())} {near} {draw(_near_sides())}"
+
+
+def _near_sides() -> st.SearchStrategy[str]:
+    return st.one_of(
+        _WORDS, st.sampled_from(['"special needs"', "~SEND", "therap*", '"SEND work*"'])
+    )
 
 
 _DOC_WORDS = st.sampled_from(
@@ -112,9 +129,10 @@ _DOC_WORDS = st.sampled_from(
         *_VOCAB,
         *("Send", "workforce's", "workforces", "EHCPs", "ehcps", "therapists", "salaries"),
         *("children’s", "naive", "NAÏVE", "the", "and", "educational", "SEN", "support", "plans"),
+        *("Straße", "a", "b"),
     ]
 )
-_SEPS = st.sampled_from([" ", " ", ", ", "-", "\n", ". "])
+_SEPS = st.sampled_from([" ", " ", ", ", "-", "\n", ". ", " | "])
 
 
 @st.composite

@@ -5,9 +5,10 @@
     tokens.py    words with offsets into the original text; case and accent folding; plurals
     literals.py  what each query word accepts; ``literals(query)`` for candidate prefiltering
     document.py  a document folded once for matching (text fields + record metadata)
-    evaluate.py  queries compiled to keys and checks; evaluation with hits; prefilter anchors
+    evaluate.py  queries compiled to keys and checks; evaluation with hits, or yes/no
+    atoms.py     queries planned as yes/no tests over which terms occur (for ``RuleSet``)
     ruleset.py   ``Rule`` and ``RuleSet``: many rules, one Aho-Corasick pass per document
-    matcher.py   ``match``/``match_document`` for one query, ``match_events`` for rules × events
+    matcher.py   ``match``/``match_document``/``matches`` for one query, ``match_events``
     explain.py   ``explain(match)``: which terms matched where, in words
 
 Building ``Rule`` values from configuration, storing matches and turning them into digests are

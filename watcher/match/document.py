@@ -227,7 +227,7 @@ class Document:
     ``combined`` is every field's ``joined`` text, separated by ``|``; ``locate`` turns an
     offset into it back into (field index, word index)."""
 
-    __slots__ = ("cache", "combined", "fields", "meta", "names", "offsets")
+    __slots__ = ("_squeezed", "cache", "combined", "fields", "meta", "names", "offsets")
 
     def __init__(self, fields: Mapping[str, str], meta: Metadata | None = None) -> None:
         self.names = tuple(fields)
@@ -237,6 +237,7 @@ class Document:
         self.offsets = list(accumulate((len(f.scan) + 1 for f in self.fields[:-1]), initial=0))
         # Per-document caches, keyed by compiled term and by key (see ``evaluate``).
         self.cache: dict[object, object] = {}
+        self._squeezed: str | None = None
 
     @classmethod
     def from_record(cls, record: Record) -> Document:
@@ -263,4 +264,17 @@ class Document:
 
     def squeezed(self) -> str:
         """Every field's norms with single spaces, separated by ``|``: phrases are substrings."""
-        return _SEPARATOR.join(f.squeezed() for f in self.fields)
+        if self._squeezed is None:
+            # One pass of each over the whole text, then more only for long runs of spaces.
+            out = self.combined.replace("   ", " ").replace("  ", " ")
+            while "  " in out:
+                out = out.replace("  ", " ")
+            self._squeezed = out
+        return self._squeezed
+
+    def parts(self) -> list[str]:
+        """``squeezed()`` cut into its fields, in order."""
+        found = self.cache.get(_SEPARATOR)
+        if found is None:
+            self.cache[_SEPARATOR] = found = self.squeezed().split(_SEPARATOR)
+        return found  # type: ignore[return-value]

@@ -329,11 +329,17 @@ def _contains(text: str | None, value: tuple[str, ...], whole: bool = False) -> 
     """``value`` (folded words) appears as consecutive words of ``text`` (all of it if whole)."""
     if not text:
         return False
-    norms = [w.norm for w in words(text)]
+    norms = _norms(text)
     if whole:
-        return tuple(norms) == value
+        return norms == value
     n = len(value)
     return any(tuple(norms[i : i + n]) == value for i in range(len(norms) - n + 1))
+
+
+@lru_cache(maxsize=4096)
+def _norms(text: str) -> tuple[str, ...]:
+    # Names of departments and members recur in every item: fold each once.
+    return tuple(w.norm for w in words(text))
 
 
 def _hit(doc: Document, occ: Occurrence, label: str, via: str) -> Hit:

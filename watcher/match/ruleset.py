@@ -1,35 +1,41 @@
-"""Many rules compiled once, matched against each document with one automaton pass.
+"""Many rules compiled once, decided for each document with one automaton pass.
 
-Every distinct query is compiled once (rules that share a query share the work) and given
-``anchors``: keys (a folded word, or the first words of a phrase) of which every document it
-matches contains one. All anchors go into ONE Aho-Corasick automaton (pyahocorasick). For a
-document, one pass over its folded text (``Document.squeezed``) yields the anchors present;
-only the queries anchored on them, plus the few that have no anchor (only metadata filters),
-are evaluated.
+Every distinct query is compiled once (rules that share a query share the work) and planned
+as a yes/no test over *atoms* (``atoms``: does this term occur in the document?). The keys of
+every atom of every rule go into ONE Aho-Corasick automaton (pyahocorasick). For a document:
 
-The result is exactly what evaluating every rule would give (tested): anchors only decide
-which queries are worth evaluating. Which rules apply to which events (types, sources) is
-``Rule.applies_to``.
+1. one pass over its squeezed folded text (``Document.squeezed``) finds the keys present,
+   and so the atoms that occur (checked atoms are confirmed by ``CTerm.occurrences``);
+2. rules whose query is a term, a synonym set or an OR of those are matched straight from
+   the atoms, as are those of two terms (``teachers pay``), by a lookup of atom pairs;
+3. the other queries are tested only where their two most selective groups of atoms are met.
+
+That decides which rules match (``matching``) without building a single hit. Hits, with
+their offsets, come from the compiled query (``evaluate``), per query that matched
+(``match_document``, ``hits``). The decision is exactly what evaluating every rule would give
+(a property test, and the benchmark against a naive baseline). Which rules apply to which
+events (types, sources) is ``Rule.applies_to``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
 import ahocorasick
 
+from watcher.match.atoms import Compound, Disjunction, Index, Test, atom_of, plan
 from watcher.match.document import Document
 from watcher.match.evaluate import CNode, compile_query
 from watcher.match.nodes import Node
-from watcher.match.prefilter import prefilter, requirements
 from watcher.match.query import Query
 from watcher.model import Event, EventType, Hit, Match
 
 log = logging.getLogger(__name__)
+
+MAX_PAIRS = 64  # a query is indexed by at most this many pairs of atoms
 
 
 @dataclass(frozen=True)
@@ -52,63 +58,83 @@ class RuleSet(Sequence[Rule]):
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self._rules = tuple(rules)
-        by_ast: dict[object, int] = {}
-        self._programs: list[CNode] = []
-        self._rules_of: list[list[int]] = []  # program → indexes of its rules
-        self._always: list[int] = []  # programs that cannot be prefiltered
-        self._checks: list[tuple[frozenset[int], ...]] = []  # program → groups of key indexes
-        triggered: dict[str, list[int]] = {}
-        key_index: dict[str, int] = {}
-        asts: list[Node] = []
-        for index, rule in enumerate(self._rules):
+        by_ast: dict[Node, int] = {}
+        self._programs: list[CNode] = []  # query → compiled node, for its hits
+        self._program_of: list[int] = []  # rule → query
+        rules_of: list[list[int]] = []  # query → its rules
+        index: Index = {}
+        plans: list[Disjunction | Compound] = []
+        for number, rule in enumerate(self._rules):
             ast = rule.query.ast
             program = by_ast.get(ast)
             if program is None:
                 program = by_ast[ast] = len(self._programs)
                 self._programs.append(compile_query(ast))
-                self._rules_of.append([])
-                asts.append(ast)
-            self._rules_of[program].append(index)
-        fanout: Counter[str] = Counter()
-        for ast in asts:
-            fanout.update({key for _, keys in requirements(ast) or () for key in keys})
-        for program, ast in enumerate(asts):
-            found = prefilter(ast, fanout)
-            if found is None:
-                self._always.append(program)
-                self._checks.append(())
+                plans.append(plan(ast, index))
+                rules_of.append([])
+            rules_of[program].append(number)
+            self._program_of.append(program)
+
+        atoms = [atom_of(term) for term in index]  # in index order
+        # Atom → the rules it decides alone; atom → the queries it selects, alone or with a
+        # second atom (atom → second atom → queries).
+        self._direct: list[list[int]] = [[] for _ in atoms]
+        self._single: list[list[int]] = [[] for _ in atoms]
+        self._paired: list[dict[int, list[int]]] = [{} for _ in atoms]
+        self._pair_rules: list[dict[int, list[int]]] = [{} for _ in atoms]
+        self._tests: list[Test | None] = []
+        self._always: list[int] = []
+        for program, how in enumerate(plans):
+            if isinstance(how, Disjunction):
+                for atom in how.atoms:
+                    self._direct[atom] += rules_of[program]
+                self._tests.append(None)
                 continue
-            for key in found.trigger:
-                triggered.setdefault(key, []).append(program)
-            self._checks.append(
-                tuple(
-                    frozenset(key_index.setdefault(k, len(key_index)) for k in group)
-                    for group in found.checks
-                )
-            )
+            self._tests.append(how.test)
+            if not how.groups:
+                self._always.append(program)
+            elif len(how.groups) == 1 or len(how.groups[0]) * len(how.groups[1]) > MAX_PAIRS:
+                for atom in how.groups[0]:
+                    self._single[atom].append(program)
+            else:
+                first, second = how.groups
+                for a in first:
+                    for b in second:
+                        if how.pair:
+                            self._pair_rules[a].setdefault(b, []).extend(rules_of[program])
+                        else:
+                            self._paired[a].setdefault(b, []).append(program)
+        self._rules_of = [tuple(r) for r in rules_of]
+
+        # Key → the exact atoms it proves, and the checked atoms it makes worth checking.
+        key_index: dict[str, int] = {}
+        exact: list[list[int]] = []
+        checked: list[list[int]] = []
+        for atom_number, term_atom in enumerate(atoms):
+            for key in term_atom.keys:
+                k = key_index.setdefault(key, len(key_index))
+                if k == len(exact):
+                    exact.append([])
+                    checked.append([])
+                (exact if term_atom.checked is None else checked)[k].append(atom_number)
+        self._exact = [tuple(a) for a in exact]
+        self._checked = [tuple(a) for a in checked]
+        self._checks = [atom.checked for atom in atoms]
+        self._automaton: ahocorasick.Automaton | None = None
+        if key_index:
+            automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+            for key, k in key_index.items():
+                automaton.add_word(key, k)
+            automaton.make_automaton()
+            self._automaton = automaton
         self._types = frozenset(t for rule in self._rules for t in rule.events)
         self._every_source = any(rule.sources is None for rule in self._rules)
         self._sources = frozenset(s for rule in self._rules for s in rule.sources or ())
-        self._automaton: ahocorasick.Automaton | None = None
-        for key in triggered:
-            key_index.setdefault(key, len(key_index))
-        # Key index → the queries it triggers that have no checks, and those that have.
-        self._plain: list[tuple[int, ...]] = [()] * len(key_index)
-        self._checked: list[tuple[int, ...]] = [()] * len(key_index)
-        for key, programs in triggered.items():
-            index = key_index[key]
-            self._plain[index] = tuple(p for p in programs if not self._checks[p])
-            self._checked[index] = tuple(p for p in programs if self._checks[p])
-        if key_index:
-            automaton = ahocorasick.Automaton()
-            for key, index in key_index.items():
-                automaton.add_word(key, index)
-            automaton.make_automaton()
-            self._automaton = automaton
         log.debug(
-            "event=ruleset_built rules=%d queries=%d keys=%d unfiltered=%d",
+            "event=ruleset_built rules=%d queries=%d atoms=%d keys=%d unfiltered=%d",
             len(self._rules),
             len(self._programs),
+            len(atoms),
             len(key_index),
             len(self._always),
         )
@@ -128,37 +154,68 @@ class RuleSet(Sequence[Rule]):
     def __iter__(self) -> Iterator[Rule]:
         return iter(self._rules)
 
-    def candidates(self, document: Document) -> list[int]:
-        """Indexes of the queries worth evaluating on ``document``, in order."""
+    def present(self, document: Document) -> set[int]:
+        """The atoms that occur in ``document`` (as indexes)."""
         if self._automaton is None:
-            return list(self._always)
-        found = {key for _, key in self._automaton.iter(document.squeezed())}
-        programs: set[int] = set(self._always)
-        checked: set[int] = set()
-        plain, triggers = self._plain, self._checked
-        for key in found:
-            programs.update(plain[key])
-            checked.update(triggers[key])
-        checks = self._checks
-        for program in checked:
-            for group in checks[program]:
-                if found.isdisjoint(group):
-                    break
-            else:
-                programs.add(program)
-        return sorted(programs)
+            return set()
+        found = {k for _, k in self._automaton.iter(document.squeezed())}
+        present: set[int] = set()
+        exact, checked, checks = self._exact, self._checked, self._checks
+        for k in found:
+            present.update(exact[k])
+            for atom in checked[k]:
+                check = checks[atom]
+                if atom not in present and check is not None and check.occurrences(document):
+                    present.add(atom)
+        return present
+
+    def matching(self, document: Document) -> list[int]:
+        """The indexes of the rules whose query matches ``document``, in order, decided
+        without building any hit."""
+        present = self.present(document)
+        out: list[int] = []
+        programs = set(self._always)
+        direct, single, paired, pair_rules = (
+            self._direct,
+            self._single,
+            self._paired,
+            self._pair_rules,
+        )
+        for atom in present:
+            out += direct[atom]
+            programs.update(single[atom])
+            if paired[atom]:
+                second = paired[atom]
+                for other in second.keys() & present:
+                    programs.update(second[other])
+            if pair_rules[atom]:
+                second = pair_rules[atom]
+                for other in second.keys() & present:
+                    out += second[other]
+        tests, rules_of = self._tests, self._rules_of
+        for program in programs:
+            if tests[program](present, document):  # type: ignore[misc]
+                out += rules_of[program]
+        # A rule whose query is an OR appears once per alternative that occurs.
+        return sorted(set(out))
+
+    def hits(self, number: int, document: Document) -> tuple[Hit, ...] | None:
+        """The hits of rule ``number``'s query in ``document`` (None if it does not match)."""
+        return self._programs[self._program_of[number]].hits(document)
 
     def match_document(self, document: Document) -> list[tuple[Rule, tuple[Hit, ...]]]:
         """Every rule whose query matches ``document``, in rule order, with its hits."""
-        out: list[tuple[int, tuple[Hit, ...]]] = []
-        programs, rules_of = self._programs, self._rules_of
-        for program in self.candidates(document):
-            found = programs[program].hits(document)
-            if found is not None:
-                out += [(index, found) for index in rules_of[program]]
-        out.sort()  # rule indexes are unique, so hits are never compared
-        rules = self._rules
-        return [(rules[index], hits) for index, hits in out]
+        rules, programs, program_of = self._rules, self._programs, self._program_of
+        out: list[tuple[Rule, tuple[Hit, ...]]] = []
+        found: dict[int, tuple[Hit, ...] | None] = {}  # rules that share a query share its hits
+        for number in self.matching(document):
+            program = program_of[number]
+            if program not in found:
+                found[program] = programs[program].hits(document)
+            hits = found[program]
+            assert hits is not None, "deciding and evaluating a query disagree"
+            out.append((rules[number], hits))
+        return out
 
     def match_events(self, events: Sequence[Event]) -> list[Match]:
         """Every (rule, event) match for the events each rule wants, in event then rule order."""
