@@ -45,9 +45,21 @@ class CTerm:
 
     def occurrences(self, doc: Document) -> list[Occurrence]:
         cached = doc.cache.get(self)
+        if cached is None:
+            doc.cache[self] = cached = list(self._find(doc))
+        return cached  # type: ignore[return-value]
+
+    def occurs(self, doc: Document) -> bool:
+        """Whether the term occurs at all: ``occurrences`` up to the first one found."""
+        cached = doc.cache.get(self)
         if cached is not None:
-            return cached  # type: ignore[return-value]
-        found: list[Occurrence] = []
+            return bool(cached)
+        if next(self._find(doc), None) is not None:
+            return True
+        doc.cache[self] = []
+        return False
+
+    def _find(self, doc: Document) -> Iterator[Occurrence]:
         first, rest = self.first, self.rest
         for key in self.keys:
             for position in doc.positions(key):
@@ -57,9 +69,7 @@ class CTerm:
                     continue
                 last = _rest(rest, field, ref)
                 if last is not None:
-                    found.append((f, ref, last))
-        doc.cache[self] = found
-        return found
+                    yield f, ref, last
 
 
 def _rest(rest: Sequence[WordSpec], field: FieldText, ref: int) -> int | None:

@@ -165,7 +165,7 @@ class RuleSet(Sequence[Rule]):
             present.update(exact[k])
             for atom in checked[k]:
                 check = checks[atom]
-                if atom not in present and check is not None and check.occurrences(document):
+                if atom not in present and check is not None and check.occurs(document):
                     present.add(atom)
         return present
 

@@ -131,6 +131,8 @@ def is_acronym(word: str) -> bool:
 
 def in_capitals(text: str) -> bool:
     """True if every letter of ``text`` (accents aside) is a capital, and it has one."""
+    if text.isascii():
+        return text.isupper()  # the same test: ASCII letters are the only cased characters
     return _in_capitals(strip_accents(text))
 
 
