@@ -18,11 +18,16 @@ verbatim and queried with a tsquery cast from text: no parser, no stemming, no s
 
 ``update`` runs inside the transaction of every commit that writes ``record``, so the index
 always describes it; ``fill`` builds it for a database that predates it (a migration).
+
+``match_inputs`` reads what confirming a candidate needs (``base.MatchInput``): the database
+picks the three plain text fields and the metadata out of the record's JSON, so Python decodes
+about 2 KB of text per candidate instead of the whole 4 KB record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from itertools import pairwise
 from typing import Any
@@ -31,9 +36,9 @@ from sqlalchemy import Connection, Select, Text, bindparam, cast, func, select, 
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
 from watcher.match.document import fold_text
-from watcher.model import Record
+from watcher.model import Person, Record
 from watcher.store import queries
-from watcher.store.base import PAIR, Candidate, SearchWord
+from watcher.store.base import PAIR, Candidate, MatchInput, SearchWord
 from watcher.store.schema import record, record_words
 
 # Longer words are indexed (and searched) by their first MAX_WORD characters: PostgreSQL refuses
@@ -233,3 +238,82 @@ def tsquery(groups: Iterable[Iterable[SearchWord]]) -> str:
         "(" + " | ".join(lexeme(word, prefix) for word, prefix in _terms(group)) + ")"
         for group in groups
     )
+
+
+# --- what confirming reads ------------------------------------------------------------------
+
+# The JSON paths are ``model.record_to_dict``'s; ``test_match_inputs`` checks that the values read
+# equal the decoded record's on both backends. SQLite parses a row's JSON once for all its
+# ``json_extract`` calls (its per-statement parse cache); ``json_to_record`` parses it once by
+# construction. A record whose JSON holds an escaped NUL (``\u0000``) comes back whole and is
+# decoded in Python instead: SQLite would cut the text at the NUL and PostgreSQL refuses to
+# convert it, and a text cut short could change what matches.
+# An escaped NUL as it appears in JSON text: a backslash, then u0000.
+_NUL = "\\u0000"
+_INPUTS_SQLITE = text(
+    """SELECT key, CASE WHEN instr(data, :nul) > 0 THEN data END,
+        json_extract(data, '$.title'), json_extract(data, '$.question.plain'),
+        json_extract(data, '$.answer.plain'), json_extract(data, '$.kind'),
+        json_extract(data, '$.house'), json_extract(data, '$.uin'),
+        json_extract(data, '$.department'), json_extract(data, '$.department_id'),
+        json_extract(data, '$.asked_by'), json_extract(data, '$.answered_by')
+    FROM record WHERE source = :source AND key IN :keys"""
+).bindparams(bindparam("keys", expanding=True))
+_INPUTS_POSTGRESQL = text(
+    """SELECT r.key, CASE WHEN strpos(r.data, :nul) > 0 THEN r.data END,
+        x.title, x.question ->> 'plain', x.answer ->> 'plain', x.kind, x.house, x.uin,
+        x.department, x.department_id, x.asked_by::text, x.answered_by::text
+    FROM record r,
+        json_to_record(CASE WHEN strpos(r.data, :nul) > 0 THEN '{}' ELSE r.data END::json)
+        AS x(title text, question json, answer json, kind text, house text, uin text,
+            department text, department_id bigint, asked_by json, answered_by json)
+    WHERE r.source = :source AND r.key IN :keys"""
+).bindparams(bindparam("keys", expanding=True))
+
+
+def match_inputs(conn: Connection, source: str, keys: Iterable[str]) -> dict[str, MatchInput]:
+    """``base.MatchInput`` of the current version of each stored key among ``keys``."""
+    stmt = _INPUTS_POSTGRESQL if conn.dialect.name == "postgresql" else _INPUTS_SQLITE
+    out: dict[str, MatchInput] = {}
+    for chunk in queries.chunks(sorted(set(keys))):
+        for row in conn.execute(stmt, {"source": source, "keys": list(chunk), "nul": _NUL}):
+            whole = row[1]
+            out[row[0]] = _match_input(row[2:]) if whole is None else _of(queries.record_of(whole))
+    return out
+
+
+def _match_input(row: Sequence[Any]) -> MatchInput:
+    heading, question, answer, kind, house, uin, department, department_id = row[:8]
+    return MatchInput(
+        heading=heading,
+        question=question or "",
+        answer=answer or "",
+        kind=kind,
+        house=house,
+        uin=uin,
+        department=department,
+        department_id=department_id,
+        asked_by=_person(row[8]),
+        answered_by=_person(row[9]),
+    )
+
+
+def _of(r: Record) -> MatchInput:
+    fields = r.fields()
+    return MatchInput(
+        heading=fields["heading"],
+        question=fields["question"],
+        answer=fields["answer"],
+        kind=r.kind,
+        house=r.house,
+        uin=r.uin,
+        department=r.department,
+        department_id=r.department_id,
+        asked_by=r.asked_by,
+        answered_by=r.answered_by,
+    )
+
+
+def _person(value: str | None) -> Person | None:
+    found: Mapping[str, Any] | None = None if value is None else json.loads(value)
+    return None if found is None else Person(**found)
