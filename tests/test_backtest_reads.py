@@ -1,8 +1,10 @@
-"""``Store.match_inputs``: what a backtest reads of each candidate instead of the whole record.
+"""What a backtest reads from the store, on both backends.
 
-The database picks the text fields and the metadata out of the stored JSON, so these tests hold
-it to the decoded record on both backends: the same plain texts (``Record.fields()``), the same
-metadata (``Metadata.of``), hence the same document for the matcher, whatever the characters.
+``Store.match_inputs`` is what it reads of each candidate instead of the whole record: the
+values are picked out of the stored JSON without building a ``Record``, so these tests hold
+them to the decoded record: the same plain texts (``Record.fields()``), the same metadata
+(``Metadata.of``), hence the same document for the matcher, whatever the characters. The
+lookup index that SQLite's candidate query names must exist after migrating an older store.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from watcher import backtest
-from watcher.match import Metadata
+from watcher.match import Metadata, parse
 from watcher.model import Person, Record, Status, Text
-from watcher.store import MatchInput, Store
+from watcher.store import MatchInput, Store, open_store
+from watcher.store.engine import store_engine
 
 AT = datetime(2024, 2, 1, 12, 0, tzinfo=UTC)
 SRC = "wq"
@@ -90,3 +93,22 @@ def test_any_text_reads_back_exactly(store: Store, title: str, answer: str) -> N
     r = rec("h", title, answer)
     store.commit_records(SRC, [(r, "listed")], AT)
     assert_reads_as(store.match_inputs(SRC, ["h"])["h"], r)
+
+
+def test_the_lookup_index_migration_applies_to_an_older_store(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        store.migrate()
+        store.commit_records(SRC, [(rec("k", answer="The tribunal heard it."), "listed")], AT)
+        # Back to a database from before migration 3.
+        engine = store_engine(store_url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_record_words_lookup")
+            conn.exec_driver_sql("DELETE FROM schema_migrations WHERE version = 3")
+        engine.dispose()
+
+        store.migrate()
+        found = backtest.search(store, parse("tribunal"), source=SRC, since=date(2024, 1, 1))
+        assert [c.key for c in found.matched] == ["k"]
+    finally:
+        store.close()
