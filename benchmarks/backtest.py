@@ -14,9 +14,9 @@ time.
 
 It then times ``watcher.backtest.search`` (what ``test-rule`` runs) for selective and broad rules
 and prints one table: matches, candidates the index let through, the median total time, and
-where it went, from the same steps timed one by one (the index query, reading the candidates'
-records, confirming them with the live matcher). Targets: a selective rule in 50 ms, a broad
-one-word rule in 250 ms.
+where it went, from the same steps timed one by one (the index query, reading what the matcher
+needs of each candidate, confirming it with the live matcher's ``matches``). Targets: a
+selective rule in 50 ms, a broad one-word rule in 250 ms.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ Contract for every implementation (SQLite and PostgreSQL run the same conformanc
 - The search index (``candidates``) always describes the current version of every record: it
   is written by ``commit`` and ``commit_records`` in their transaction. It is a filter, never
   a verdict: it may return records a rule does not match, never leave out one it does.
+- ``match_inputs`` gives exactly the values the decoded current record gives the matcher
+  (``Record.fields()`` and the metadata), so a backtest decides on the document a poll would.
 - Times are timezone-aware UTC datetimes in and out.
 - Database failures raise ``StoreError``.
 """
