@@ -112,3 +112,18 @@ def test_the_lookup_index_migration_applies_to_an_older_store(store_url: str) ->
         assert [c.key for c in found.matched] == ["k"]
     finally:
         store.close()
+
+
+def test_the_newest_examples_keep_the_order_of_the_matches_across_sources(store: Store) -> None:
+    a = rec("a", answer="The tribunal sat.", date_answered=date(2024, 1, 20))
+    b = rec("b", answer="A tribunal again.", date_answered=date(2024, 1, 19), source="other")
+    c = rec("c", answer="Tribunal fees.", date_answered=date(2024, 1, 18))
+    store.commit_records(SRC, [(a, "listed"), (c, "listed")], AT)
+    store.commit_records("other", [(b, "listed")], AT)
+    found = backtest.search(store, parse("tribunal"), newest=3)
+    assert [(m.source, m.key) for m in found.matched] == [(SRC, "a"), ("other", "b"), (SRC, "c")]
+    assert [(e.record.source, e.record.key) for e in found.newest] == [
+        (SRC, "a"),
+        ("other", "b"),
+        (SRC, "c"),
+    ]

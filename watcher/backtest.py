@@ -125,14 +125,14 @@ def search(
             if c.key in inputs and matches(query, document(inputs[c.key]))
         ]
     matched.sort()
-    hits = [found[i] for i in matched]
+    in_order = [found[i] for i in matched]
     return Backtest(
         query=query.text,
         since=since,
         source=source,
         candidates=len(found),
-        matched=tuple(hits),
-        newest=tuple(_examples(store, query, hits[:newest])),
+        matched=tuple(in_order),
+        newest=tuple(_examples(store, query, in_order[:newest])),
     )
 
 
@@ -151,17 +151,22 @@ def document(found: MatchInput) -> Document:
     return Document(found.fields(), meta)
 
 
-def _examples(store: Store, query: Query, newest: Sequence[Candidate]) -> Iterator[Example]:
-    """The newest matches with their whole record and the hits ``match_document`` reports;
-    the only records decoded whole and the only hits worked out."""
+def _examples(store: Store, query: Query, newest: Sequence[Candidate]) -> list[Example]:
+    """The newest matches, in order, with their whole record and the hits ``match_document``
+    reports: the only records decoded whole and the only hits worked out."""
+    stored: dict[tuple[str, str], Record] = {}
     for group in _batches(newest):
-        stored = store.current(group[0].source, [c.key for c in group])
-        for c in group:
-            record = stored.get(c.key)
-            # A poll may have changed the record since it was confirmed; then it has no example.
-            hits = None if record is None else match_document(query, Document.from_record(record))
-            if record is not None and hits is not None:
-                yield Example(record, c.day, hits)
+        source = group[0].source
+        found = store.current(source, [c.key for c in group])
+        stored.update(((source, key), record) for key, record in found.items())
+    out: list[Example] = []
+    for c in newest:
+        record = stored.get((c.source, c.key))
+        # A poll may have changed the record since it was confirmed; then it has no example.
+        hits = None if record is None else match_document(query, Document.from_record(record))
+        if record is not None and hits is not None:
+            out.append(Example(record, c.day, hits))
+    return out
 
 
 def required_words(node: Node) -> list[frozenset[Literal]]:
