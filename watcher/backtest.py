@@ -4,10 +4,13 @@ what that would have meant in digests (``watcher test-rule``).
 ``search`` gives EXACTLY the live matcher's answer over the current version of every stored
 record. The store's full-text index only narrows the field: it returns every record holding one
 of ``watcher.match.literals(query)`` (a superset of the matches), and each candidate is then
-confirmed by ``match_events``, the very call a poll makes. The index is never the judge. Where
-every part of a query must match (AND, NEAR, the words and adjacent pairs of a phrase) the
-literals of each part are required together (``required_words``), which narrows far more than
-one set alone.
+confirmed by the live matcher, ``watcher.match.matches``, on the document the matcher builds
+for the record (``Document.from_record``'s fields and metadata, read by the store without
+decoding the whole record: ``Store.match_inputs``). The index is never the judge. Where every
+part of a query must match (AND, NEAR, the words and adjacent pairs of a phrase) the literals of
+each part are required together (``required_words``), which narrows far more than one set
+alone. Only the ``newest`` matches shown are read whole and get their hits
+(``match_document``); ``matches`` is the same decision without working hits out.
 
 Everything else here is pure: the per-week histogram, the digest estimates per cadence, the
 snippets, the ``--since`` value and the text and JSON reports. This module does no I/O of its
@@ -26,21 +29,22 @@ from typing import Any
 
 from watcher.match import (
     And,
+    Document,
     Field,
     Literal,
+    Metadata,
     Near,
     Node,
     Not,
     Query,
-    Rule,
-    RuleSet,
     Term,
     literals,
-    match_events,
+    match_document,
+    matches,
 )
 from watcher.match.literals import WordSpec, cost, word_specs
-from watcher.model import Event, EventType, Hit, Record
-from watcher.store.base import PAIR, Candidate, Store
+from watcher.model import Hit, Record
+from watcher.store.base import PAIR, Candidate, MatchInput, Store
 from watcher.text import highlight_text
 
 SNIPPET_CONTEXT = 80  # characters either side of a hit
@@ -48,7 +52,6 @@ BATCH = 500  # candidates read from the store at a time
 # More groups narrow little more; each costs the index a posting list to intersect.
 MAX_GROUPS = 3
 MAX_PAIRS = 16  # pairs of inflected forms one group may hold
-_RULE_ID = "test-rule"
 _SINCE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
 
 
@@ -111,30 +114,59 @@ def search(
     """Every stored record (current version) that ``query`` matches, newest first, with the
     hits of the ``newest`` most recent ones."""
     found = store.candidates(required_words(query.ast), source=source, since=since)
-    # Compiled once, as the service compiles its rules.
-    rules = RuleSet([Rule(_RULE_ID, query, frozenset(EventType))])
+    # ``found`` is newest first, so sorting the indexes of the matches keeps that order.
     position = {(c.source, c.key): i for i, c in enumerate(found)}
-    matched: set[int] = set()
-    examples: dict[int, Example] = {}
+    matched: list[int] = []
     for batch in _batches(found):
-        stored = store.current(batch[0].source, [c.key for c in batch])
-        # ``previous`` and the type do not change what matches; every event type is wanted.
-        events = [Event(EventType.ANSWERED, stored[c.key]) for c in batch if c.key in stored]
-        for m in match_events(rules, events):
-            i = position[(m.event.record.source, m.event.record.key)]
-            matched.add(i)
-            examples[i] = Example(m.event.record, found[i].day, m.hits)
-        # Keep only the records that can still be among the newest.
-        for i in sorted(examples)[newest:]:
-            del examples[i]
+        inputs = store.match_inputs(batch[0].source, [c.key for c in batch])
+        matched += [
+            position[(c.source, c.key)]
+            for c in batch
+            if c.key in inputs and matches(query, document(inputs[c.key]))
+        ]
+    matched.sort()
+    in_order = [found[i] for i in matched]
     return Backtest(
         query=query.text,
         since=since,
         source=source,
         candidates=len(found),
-        matched=tuple(found[i] for i in sorted(matched)),
-        newest=tuple(examples[i] for i in sorted(examples)),
+        matched=tuple(in_order),
+        newest=tuple(_examples(store, query, in_order[:newest])),
     )
+
+
+def document(found: MatchInput) -> Document:
+    """The document the live matcher builds for the record (``Document.from_record``), from
+    only what it reads of it."""
+    meta = Metadata(
+        department=found.department,
+        department_id=found.department_id,
+        house=found.house,
+        asked_by=found.asked_by,
+        answered_by=found.answered_by,
+        kind=found.kind,
+        uin=found.uin,
+    )
+    return Document(found.fields(), meta)
+
+
+def _examples(store: Store, query: Query, newest: Sequence[Candidate]) -> list[Example]:
+    """The newest matches, in order, with their whole record and the hits ``match_document``
+    reports: the only records decoded whole and the only hits worked out."""
+    stored: dict[tuple[str, str], Record] = {}
+    for group in _batches(newest):
+        source = group[0].source
+        found = store.current(source, [c.key for c in group])
+        stored.update(((source, key), record) for key, record in found.items())
+    out: list[Example] = []
+    for c in newest:
+        record = stored.get((c.source, c.key))
+        # A poll may have changed the record since it was confirmed; then it has no example.
+        hits = None if record is None else match_document(query, Document.from_record(record))
+        if record is not None and hits is not None:
+            out.append(Example(record, c.day, hits))
+    return out
 
 
 def required_words(node: Node) -> list[frozenset[Literal]]:

@@ -14,6 +14,8 @@ Contract for every implementation (SQLite and PostgreSQL run the same conformanc
 - The search index (``candidates``) always describes the current version of every record: it
   is written by ``commit`` and ``commit_records`` in their transaction. It is a filter, never
   a verdict: it may return records a rule does not match, never leave out one it does.
+- ``match_inputs`` gives exactly the values the decoded current record gives the matcher
+  (``Record.fields()`` and the metadata), so a backtest decides on the document a poll would.
 - Times are timezone-aware UTC datetimes in and out.
 - Database failures raise ``StoreError``.
 """
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
 
-from watcher.model import Event, Hit, Match, Record
+from watcher.model import Event, Hit, Match, Person, Record
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,26 @@ class Candidate(NamedTuple):
     day: date
 
 
+class MatchInput(NamedTuple):
+    """What the live matcher reads of a stored record, and nothing else: the text fields as
+    ``Record.fields()`` gives them (plain text, "" when absent) and the metadata that
+    ``watcher.match.Metadata.of`` takes. Reading only this skips decoding the whole record."""
+
+    heading: str
+    question: str
+    answer: str
+    kind: str
+    house: str | None
+    uin: str | None
+    department: str | None
+    department_id: int | None
+    asked_by: Person | None
+    answered_by: Person | None
+
+    def fields(self) -> dict[str, str]:
+        return {"heading": self.heading, "question": self.question, "answer": self.answer}
+
+
 class Store(Protocol):
     def migrate(self) -> None:
         """Create or upgrade the schema. Safe to call on every start, from several replicas."""
@@ -178,6 +200,12 @@ class Store(Protocol):
         pair: the second word begins with the given text). ``required`` None or empty: every
         record; an empty group: none. Only ``source``'s records if given, and only those
         whose day is ``since`` or later if given. Newest day first."""
+        ...
+
+    def match_inputs(self, source: str, keys: Iterable[str]) -> dict[str, MatchInput]:
+        """What the matcher reads of the current version of each known key (``MatchInput``),
+        read without decoding the whole record; the same values as the ``Record`` that
+        ``current`` gives. Keys never stored are absent."""
         ...
 
     # --- sending half ---

@@ -18,22 +18,37 @@ verbatim and queried with a tsquery cast from text: no parser, no stemming, no s
 
 ``update`` runs inside the transaction of every commit that writes ``record``, so the index
 always describes it; ``fill`` builds it for a database that predates it (a migration).
+
+``match_inputs`` reads what confirming a candidate needs (``base.MatchInput``): the three plain
+text fields and the metadata, picked out of the record's JSON without building a ``Record``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import Connection, Select, Text, bindparam, cast, func, select, text
+from sqlalchemy import (
+    Connection,
+    Date,
+    Select,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
 from watcher.match.document import fold_text
-from watcher.model import Record
+from watcher.model import Person, Record
 from watcher.store import queries
-from watcher.store.base import PAIR, Candidate, SearchWord
+from watcher.store.base import PAIR, Candidate, MatchInput, SearchWord
 from watcher.store.schema import record, record_words
 
 # Longer words are indexed (and searched) by their first MAX_WORD characters: PostgreSQL refuses
@@ -166,6 +181,20 @@ def _upsert(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
 
 # --- queries --------------------------------------------------------------------------------
 
+# On SQLite the words are matched by the FTS5 table and the rest is read from the covering index
+# ``schema.LOOKUP_INDEX``, which the planner would not pick by itself; SQLAlchemy renders no
+# index hints for SQLite, hence the plain SQL.
+_SQLITE_CANDIDATES = (
+    text(
+        """SELECT source, key, day FROM record_words INDEXED BY ix_record_words_lookup
+        WHERE id IN (SELECT rowid FROM record_words_fts WHERE record_words_fts MATCH :q)
+            AND (:source IS NULL OR source = :source) AND (:since IS NULL OR day >= :since)
+        ORDER BY day DESC, source, key DESC"""
+    )
+    .bindparams(bindparam("since", type_=Date))
+    .columns(source=String, key=String, day=Date)
+)
+
 
 def candidates(
     conn: Connection,
@@ -180,6 +209,11 @@ def candidates(
         return []  # a group no word can satisfy: nothing can match
     # A group with a word the index cannot look up narrows nothing; the others still do.
     groups = [group for group in groups if searchable(group)]
+    if groups and conn.dialect.name == "sqlite":
+        found = conn.execute(
+            _SQLITE_CANDIDATES, {"q": fts5_query(groups), "source": source, "since": since}
+        )
+        return [Candidate(*row) for row in found]
     w = record_words.c
     stmt: Select[Any] = select(w.source, w.key, w.day)
     if source is not None:
@@ -187,14 +221,13 @@ def candidates(
     if since is not None:
         stmt = stmt.where(w.day >= since)
     if groups:
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.where(w.words.op("@@")(cast(bindparam("q", tsquery(groups)), TSQUERY)))
-        else:
-            stmt = stmt.join(
-                text("record_words_fts"), text("record_words_fts.rowid = record_words.id")
-            ).where(text("record_words_fts MATCH :q").bindparams(q=fts5_query(groups)))
+        stmt = stmt.where(w.words.op("@@")(cast(bindparam("q", tsquery(groups)), TSQUERY)))
     stmt = stmt.order_by(w.day.desc(), w.source, w.key.desc())
-    return [Candidate(row.source, row.key, row.day) for row in conn.execute(stmt)]
+    found = conn.execute(stmt)
+    # psycopg fetches one row per call when a result is iterated; fetching them all at once
+    # saves about 0.3 s of 129,000 candidates. On SQLite iterating measured faster.
+    rows = found.all() if conn.dialect.name == "postgresql" else found
+    return [Candidate(*row) for row in rows]
 
 
 def searchable(words: Iterable[SearchWord]) -> bool:
@@ -233,3 +266,41 @@ def tsquery(groups: Iterable[Iterable[SearchWord]]) -> str:
         "(" + " | ".join(lexeme(word, prefix) for word, prefix in _terms(group)) + ")"
         for group in groups
     )
+
+
+# --- what confirming reads ------------------------------------------------------------------
+
+
+def match_inputs(conn: Connection, source: str, keys: Iterable[str]) -> dict[str, MatchInput]:
+    """``base.MatchInput`` of the current version of each stored key among ``keys``."""
+    out: dict[str, MatchInput] = {}
+    for chunk in queries.chunks(sorted(set(keys))):
+        rows = conn.execute(
+            select(record.c.key, record.c.data).where(
+                record.c.source == source, record.c.key.in_(chunk)
+            )
+        )
+        out.update((key, _match_input(json.loads(data))) for key, data in rows)
+    return out
+
+
+def _match_input(d: Mapping[str, Any]) -> MatchInput:
+    """The values ``record_from_dict(d)`` would give ``Record.fields()`` and
+    ``Metadata.of``, without building the rest of the record (half the cost of reading one)."""
+    question, answer = d.get("question"), d.get("answer")
+    return MatchInput(
+        heading=d["title"],
+        question=question["plain"] if question is not None else "",
+        answer=answer["plain"] if answer is not None else "",
+        kind=d["kind"],
+        house=d.get("house"),
+        uin=d.get("uin"),
+        department=d.get("department"),
+        department_id=d.get("department_id"),
+        asked_by=_person(d.get("asked_by")),
+        answered_by=_person(d.get("answered_by")),
+    )
+
+
+def _person(found: Mapping[str, Any] | None) -> Person | None:
+    return None if found is None else Person(**found)

@@ -45,9 +45,14 @@ def _search_index(conn: Connection) -> None:
     logger.info("event=search_index_filled records=%d", indexed)
 
 
+def _lookup_index(conn: Connection) -> None:
+    schema.LOOKUP_INDEX.create(conn, checkfirst=True)  # SQLite only (its ``ddl_if``)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _initial),
     Migration(2, "full-text search index", _search_index),
+    Migration(3, "covering index for candidate lookups", _lookup_index),
 )
 
 

@@ -231,6 +231,18 @@ record_words = Table(
     UniqueConstraint("source", "key"),
 )
 Index("ix_record_words_day", record_words.c.day)
+# SQLite: what a candidate query returns, by the FTS5 rowid, without reading the table row, which
+# is several pages long (its ``words``): 0.3 s instead of 0.6 s for 129,000 candidates. Queries
+# name it (INDEXED BY) because the planner prefers the rowid. PostgreSQL keeps ``words`` out of
+# line (TOAST), so its rows are small already.
+LOOKUP_INDEX = Index(
+    "ix_record_words_lookup",
+    record_words.c.id,
+    record_words.c.day,
+    record_words.c.source,
+    record_words.c.key,
+)
+LOOKUP_INDEX.ddl_if(dialect="sqlite")
 Index("ix_record_words_words", record_words.c.words, postgresql_using="gin").ddl_if(
     dialect="postgresql"
 )

@@ -24,6 +24,7 @@ from watcher.store.base import (
     Candidate,
     CommitSummary,
     Delivery,
+    MatchInput,
     PendingItem,
     PollOutcome,
     SearchWord,
@@ -211,6 +212,10 @@ class SqlStore:
     ) -> list[Candidate]:
         with self._read("searching stored records") as conn:
             return fulltext.candidates(conn, required, source, since)
+
+    def match_inputs(self, source: str, keys: Iterable[str]) -> dict[str, MatchInput]:
+        with self._read("reading records to match") as conn:
+            return fulltext.match_inputs(conn, source, keys)
 
     def record_error(self, source: str, error: str, at: datetime) -> None:
         with self._write(f"recording an error for {source}") as conn:

@@ -1,0 +1,129 @@
+"""What a backtest reads from the store, on both backends.
+
+``Store.match_inputs`` is what it reads of each candidate instead of the whole record: the
+values are picked out of the stored JSON without building a ``Record``, so these tests hold
+them to the decoded record: the same plain texts (``Record.fields()``), the same metadata
+(``Metadata.of``), hence the same document for the matcher, whatever the characters. The
+lookup index that SQLite's candidate query names must exist after migrating an older store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from watcher import backtest
+from watcher.match import Metadata, parse
+from watcher.model import Person, Record, Status, Text
+from watcher.store import MatchInput, Store, open_store
+from watcher.store.engine import store_engine
+
+AT = datetime(2024, 2, 1, 12, 0, tzinfo=UTC)
+SRC = "wq"
+
+
+def rec(
+    key: str, title: str = "Schools", answer: str | None = "An answer.", **kw: object
+) -> Record:
+    fields: dict[str, object] = {
+        "source": SRC,
+        "key": key,
+        "kind": "written_question",
+        "title": title,
+        "url": f"https://questions.example/{key}",
+        "status": Status.ANSWERED if answer is not None else Status.TABLED,
+        "question": Text("<p>What steps?</p>", "What steps?"),
+        "answer": None if answer is None else Text(f"<p>{answer}</p>", answer),
+        "date_answered": date(2024, 1, 15),
+        **kw,
+    }
+    return Record(**fields)  # type: ignore[arg-type]
+
+
+def assert_reads_as(found: MatchInput, r: Record) -> None:
+    assert found.fields() == r.fields()
+    assert backtest.document(found).meta == Metadata.of(r)
+
+
+def test_match_inputs_are_the_records_fields_and_metadata(store: Store) -> None:
+    records = [
+        rec(
+            "full",
+            house="Lords",
+            uin="HL1742",
+            department="Department for Education",
+            department_id=60,
+            asked_by=Person(4321, "Baroness X", party="Crossbench", constituency="Life peer"),
+            answered_by=Person(12, "Lord Y"),
+        ),
+        rec("bare", answer=None, question=None, title=""),
+        rec("quoted", 'Say "SEND" \\ back\\slash', answer="Line\nbreak\u2028and\ttab é 😀"),
+        rec("nul", "Odd\x00title", answer="A NUL\x00 inside"),
+        rec("escaped", "A literal \\u0000 in the text"),
+    ]
+    store.commit_records(SRC, [(r, "listed") for r in records], AT)
+    found = store.match_inputs(SRC, [r.key for r in records] + ["never-stored"])
+    assert set(found) == {r.key for r in records}
+    for r in records:
+        assert_reads_as(found[r.key], r)
+    assert store.match_inputs("other-source", ["full"]) == {}
+
+
+def test_match_inputs_follow_the_current_version(store: Store) -> None:
+    store.commit_records(SRC, [(rec("k", answer="The tribunal heard it."), "v1")], AT)
+    newer = rec("k", answer="Mediation resolved it.", house="Commons")
+    store.commit_records(SRC, [(newer, "v2")], AT.replace(hour=13))
+    assert_reads_as(store.match_inputs(SRC, ["k"])["k"], newer)
+
+
+def test_many_match_inputs_are_read_back(store: Store) -> None:
+    records = [rec(str(n), answer=f"Answer {n}.") for n in range(1200)]
+    store.commit_records(SRC, [(r, "listed") for r in records], AT)
+    found = store.match_inputs(SRC, (r.key for r in records))
+    assert {k: v.answer for k, v in found.items()} == {r.key: f"Answer {r.key}." for r in records}
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(title=st.text(max_size=30), answer=st.text(max_size=60))
+def test_any_text_reads_back_exactly(store: Store, title: str, answer: str) -> None:
+    r = rec("h", title, answer)
+    store.commit_records(SRC, [(r, "listed")], AT)
+    assert_reads_as(store.match_inputs(SRC, ["h"])["h"], r)
+
+
+def test_the_lookup_index_migration_applies_to_an_older_store(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        store.migrate()
+        store.commit_records(SRC, [(rec("k", answer="The tribunal heard it."), "listed")], AT)
+        # Back to a database from before migration 3.
+        engine = store_engine(store_url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_record_words_lookup")
+            conn.exec_driver_sql("DELETE FROM schema_migrations WHERE version = 3")
+        engine.dispose()
+
+        store.migrate()
+        found = backtest.search(store, parse("tribunal"), source=SRC, since=date(2024, 1, 1))
+        assert [c.key for c in found.matched] == ["k"]
+    finally:
+        store.close()
+
+
+def test_the_newest_examples_keep_the_order_of_the_matches_across_sources(store: Store) -> None:
+    a = rec("a", answer="The tribunal sat.", date_answered=date(2024, 1, 20))
+    b = rec("b", answer="A tribunal again.", date_answered=date(2024, 1, 19), source="other")
+    c = rec("c", answer="Tribunal fees.", date_answered=date(2024, 1, 18))
+    store.commit_records(SRC, [(a, "listed"), (c, "listed")], AT)
+    store.commit_records("other", [(b, "listed")], AT)
+    found = backtest.search(store, parse("tribunal"), newest=3)
+    assert [(m.source, m.key) for m in found.matched] == [(SRC, "a"), ("other", "b"), (SRC, "c")]
+    assert [(e.record.source, e.record.key) for e in found.newest] == [
+        (SRC, "a"),
+        ("other", "b"),
+        (SRC, "c"),
+    ]
