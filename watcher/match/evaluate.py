@@ -59,6 +59,12 @@ class CTerm:
         doc.cache[self] = []
         return False
 
+    def each(self, doc: Document) -> Iterable[Occurrence]:
+        """``occurrences``, found one at a time unless already known: a caller that stops
+        early pays only for what it looked at."""
+        cached = doc.cache.get(self)
+        return cached if cached is not None else self._find(doc)  # type: ignore[return-value]
+
     def _find(self, doc: Document) -> Iterator[Occurrence]:
         first, rest = self.first, self.rest
         for key in self.keys:
@@ -165,11 +171,9 @@ class CText(CNode):
     def matches(self, doc: Document) -> bool:
         allowed = self.fields
         if allowed is None:
-            return any(o.cterm.occurrences(doc) for o in self.options)
+            return any(o.cterm.occurs(doc) for o in self.options)
         names = doc.names
-        return any(
-            names[occ[0]] in allowed for o in self.options for occ in o.cterm.occurrences(doc)
-        )
+        return any(names[occ[0]] in allowed for o in self.options for occ in o.cterm.each(doc))
 
     def eval(self, doc: Document) -> list[Hit] | None:
         cache = doc.cache
