@@ -177,6 +177,10 @@ def test_prefiltered_rules_match_exactly_as_every_rule_alone(
         texts = dict(zip(document.names, (f.text for f in document.fields), strict=True))
         decided = [r.id for r in rules if matches(r.query, Document(texts, document.meta))]
         assert decided == [rule_id for rule_id, _ in expected]
+        fresh = Document(texts, document.meta)
+        assert sorted(ruleset.matching(fresh)) == [
+            i for i, r in enumerate(rules) if r.id in decided
+        ]
 
 
 @settings(max_examples=300)

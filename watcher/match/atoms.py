@@ -97,11 +97,14 @@ class Compound:
     """A query decided by ``test``. Every match contains an atom of each of ``groups`` (the
     two most selective such groups of atom indexes, or one, or none), so the test runs only
     on documents where that holds. ``pair`` is set when the query is two terms and nothing
-    else: then those two occurring is the match, and no test is needed."""
+    else: then those two occurring is the match, and no test is needed. ``unless`` is set
+    for one term with negated terms: the term occurring and none of those is the match."""
 
     test: Test
     groups: tuple[frozenset[int], ...]
     pair: bool = False
+    # A term and negated terms only (``teachers -pay``): the term, and atoms that veto it.
+    unless: tuple[int, frozenset[int]] | None = None
 
 
 # Term → atom index, shared by every query of a rule set; new terms are numbered as they come.
@@ -121,7 +124,10 @@ def plan(node: Node, index: Index) -> Disjunction | Compound:
         and all(isinstance(c, Term) for c in node.children)
         and len(set(node.children)) == 2
     )
-    return Compound(test, tuple(_numbers(g, index) for _, g in groups), pair)
+    unless = None
+    if isinstance(test, _AllOf) and len(test.need) == 1 and test.refuse and not test.rest:
+        unless = (next(iter(test.need)), test.refuse)
+    return Compound(test, tuple(_numbers(g, index) for _, g in groups), pair, unless)
 
 
 def _numbers(terms: frozenset[Term], index: Index) -> frozenset[int]:

@@ -64,7 +64,10 @@ class RuleSet(Sequence[Rule]):
         rules_of: list[list[int]] = []  # query → its rules
         index: Index = {}
         plans: list[Disjunction | Compound] = []
-        for number, rule in enumerate(self._rules):
+        # Rule numbers are made in one go so that they lie together in memory: sorting a
+        # thousand matches per document reads them all, and scattered ints are cache misses.
+        numbers = list(range(len(self._rules)))
+        for number, rule in zip(numbers, self._rules, strict=True):
             ast = rule.query.ast
             program = by_ast.get(ast)
             if program is None:
@@ -76,22 +79,35 @@ class RuleSet(Sequence[Rule]):
             self._program_of.append(program)
 
         atoms = [atom_of(term) for term in index]  # in index order
-        # Atom → the rules it decides alone; atom → the queries it selects, alone or with a
-        # second atom (atom → second atom → queries).
+        # Atom → the rules it decides alone (a term; one of the atoms of an OR); atom → the
+        # queries it selects, alone or with a second atom (atom → second atom → queries).
         self._direct: list[list[int]] = [[] for _ in atoms]
+        self._direct_any: list[list[int]] = [[] for _ in atoms]
         self._single: list[list[int]] = [[] for _ in atoms]
         self._paired: list[dict[int, list[int]]] = [{} for _ in atoms]
         self._pair_rules: list[dict[int, list[int]]] = [{} for _ in atoms]
+        # Atom → rules of one term with negated terms: all of them, and which atom vetoes which.
+        self._unless: list[tuple[list[int], dict[int, list[int]]] | None] = [None for _ in atoms]
         self._tests: list[Test | None] = []
         self._always: list[int] = []
         for program, how in enumerate(plans):
             if isinstance(how, Disjunction):
                 for atom in how.atoms:
-                    self._direct[atom] += rules_of[program]
+                    if len(how.atoms) == 1:
+                        self._direct[atom] += rules_of[program]
+                    else:
+                        self._direct_any[atom] += rules_of[program]
                 self._tests.append(None)
                 continue
             self._tests.append(how.test)
-            if not how.groups:
+            if how.unless is not None:
+                term, vetoes = how.unless
+                every, vetoed = self._unless[term] or ([], {})
+                every += rules_of[program]
+                for veto in vetoes:
+                    vetoed.setdefault(veto, []).extend(rules_of[program])
+                self._unless[term] = every, vetoed
+            elif not how.groups:
                 self._always.append(program)
             elif len(how.groups) == 1 or len(how.groups[0]) * len(how.groups[1]) > MAX_PAIRS:
                 for atom in how.groups[0]:
@@ -170,10 +186,13 @@ class RuleSet(Sequence[Rule]):
         return present
 
     def matching(self, document: Document) -> list[int]:
-        """The indexes of the rules whose query matches ``document``, in order, decided
-        without building any hit."""
+        """The numbers (indexes) of the rules whose query matches ``document``, each once, in
+        no particular order, decided without building any hit. At 100,000 rules ordering (or
+        even hashing) the thousand matches costs more than finding them, so only callers that
+        need rule order (``match_document``) sort."""
         present = self.present(document)
         out: list[int] = []
+        either: set[int] = set()  # rules of an OR: one per alternative that occurs
         programs = set(self._always)
         direct, single, paired, pair_rules = (
             self._direct,
@@ -181,8 +200,20 @@ class RuleSet(Sequence[Rule]):
             self._paired,
             self._pair_rules,
         )
+        direct_any, unless = self._direct_any, self._unless
         for atom in present:
             out += direct[atom]
+            if direct_any[atom]:
+                either.update(direct_any[atom])
+            entry = unless[atom]
+            if entry is not None:
+                every, vetoed = entry
+                vetoes = vetoed.keys() & present
+                if vetoes:
+                    refused = {rule for veto in vetoes for rule in vetoed[veto]}
+                    out += [rule for rule in every if rule not in refused]
+                else:
+                    out += every
             programs.update(single[atom])
             if paired[atom]:
                 second = paired[atom]
@@ -196,8 +227,8 @@ class RuleSet(Sequence[Rule]):
         for program in programs:
             if tests[program](present, document):  # type: ignore[misc]
                 out += rules_of[program]
-        # A rule whose query is an OR appears once per alternative that occurs.
-        return sorted(set(out))
+        out += either
+        return out
 
     def hits(self, number: int, document: Document) -> tuple[Hit, ...] | None:
         """The hits of rule ``number``'s query in ``document`` (None if it does not match)."""
@@ -208,7 +239,7 @@ class RuleSet(Sequence[Rule]):
         rules, programs, program_of = self._rules, self._programs, self._program_of
         out: list[tuple[Rule, tuple[Hit, ...]]] = []
         found: dict[int, tuple[Hit, ...] | None] = {}  # rules that share a query share its hits
-        for number in self.matching(document):
+        for number in sorted(self.matching(document)):
             program = program_of[number]
             if program not in found:
                 found[program] = programs[program].hits(document)
