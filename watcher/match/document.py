@@ -227,7 +227,7 @@ class Document:
     ``combined`` is every field's ``joined`` text, separated by ``|``; ``locate`` turns an
     offset into it back into (field index, word index)."""
 
-    __slots__ = ("_squeezed", "cache", "combined", "fields", "meta", "names", "offsets")
+    __slots__ = ("_parts", "_squeezed", "cache", "combined", "fields", "meta", "names", "offsets")
 
     def __init__(self, fields: Mapping[str, str], meta: Metadata | None = None) -> None:
         self.names = tuple(fields)
@@ -238,6 +238,7 @@ class Document:
         # Per-document caches, keyed by compiled term and by key (see ``evaluate``).
         self.cache: dict[object, object] = {}
         self._squeezed: str | None = None
+        self._parts: list[str] | None = None
 
     @classmethod
     def from_record(cls, record: Record) -> Document:
@@ -274,7 +275,6 @@ class Document:
 
     def parts(self) -> list[str]:
         """``squeezed()`` cut into its fields, in order."""
-        found = self.cache.get(_SEPARATOR)
-        if found is None:
-            self.cache[_SEPARATOR] = found = self.squeezed().split(_SEPARATOR)
-        return found  # type: ignore[return-value]
+        if self._parts is None:
+            self._parts = self.squeezed().split(_SEPARATOR)
+        return self._parts

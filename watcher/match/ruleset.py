@@ -88,7 +88,7 @@ class RuleSet(Sequence[Rule]):
         self._pair_rules: list[dict[int, list[int]]] = [{} for _ in atoms]
         # Atom → rules of one term with negated terms: all of them, and which atom vetoes which.
         self._unless: list[tuple[list[int], dict[int, list[int]]] | None] = [None for _ in atoms]
-        self._tests: list[Test | None] = []
+        self._tests: dict[int, Test] = {}  # compound queries only
         self._always: list[int] = []
         for program, how in enumerate(plans):
             if isinstance(how, Disjunction):
@@ -97,9 +97,8 @@ class RuleSet(Sequence[Rule]):
                         self._direct[atom] += rules_of[program]
                     else:
                         self._direct_any[atom] += rules_of[program]
-                self._tests.append(None)
                 continue
-            self._tests.append(how.test)
+            self._tests[program] = how.test
             if how.unless is not None:
                 term, vetoes = how.unless
                 every, vetoed = self._unless[term] or ([], {})
@@ -225,14 +224,10 @@ class RuleSet(Sequence[Rule]):
                     out += second[other]
         tests, rules_of = self._tests, self._rules_of
         for program in programs:
-            if tests[program](present, document):  # type: ignore[misc]
+            if tests[program](present, document):
                 out += rules_of[program]
         out += either
         return out
-
-    def hits(self, number: int, document: Document) -> tuple[Hit, ...] | None:
-        """The hits of rule ``number``'s query in ``document`` (None if it does not match)."""
-        return self._programs[self._program_of[number]].hits(document)
 
     def match_document(self, document: Document) -> list[tuple[Rule, tuple[Hit, ...]]]:
         """Every rule whose query matches ``document``, in rule order, with its hits."""
