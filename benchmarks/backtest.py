@@ -36,7 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from watcher import backtest
-from watcher.match import matches, parse
+from watcher.match import Document, matches, parse
 from watcher.model import Person, Record, Status, Text
 from watcher.store import Store, open_store
 from watcher.store.engine import store_engine
@@ -334,7 +334,7 @@ def breakdown(store: Store, query_text: str) -> tuple[float, float, float]:
         inputs += [stored[c.key] for c in chunk]
     read = time.perf_counter()
     for m in inputs:
-        matches(query, backtest.document(m))
+        matches(query, Document.from_record(m))
     matched = time.perf_counter()
     return (index - started) * 1000, (read - index) * 1000, (matched - read) * 1000
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from watcher import backtest
-from watcher.match import Metadata, parse
+from watcher.match import Document, Metadata, parse
 from watcher.model import Person, Record, Status, Text
 from watcher.store import MatchInput, Store, open_store
 from watcher.store.engine import store_engine
@@ -44,7 +44,7 @@ def rec(
 
 def assert_reads_as(found: MatchInput, r: Record) -> None:
     assert found.fields() == r.fields()
-    assert backtest.document(found).meta == Metadata.of(r)
+    assert Document.from_record(found).meta == Metadata.of(r)
 
 
 def test_match_inputs_are_the_records_fields_and_metadata(store: Store) -> None:

@@ -32,7 +32,6 @@ from watcher.match import (
     Document,
     Field,
     Literal,
-    Metadata,
     Near,
     Node,
     Not,
@@ -44,7 +43,7 @@ from watcher.match import (
 )
 from watcher.match.literals import WordSpec, cost, word_specs
 from watcher.model import Hit, Record
-from watcher.store.base import PAIR, Candidate, MatchInput, Store
+from watcher.store.base import PAIR, Candidate, Store
 from watcher.text import highlight_text
 
 SNIPPET_CONTEXT = 80  # characters either side of a hit
@@ -122,7 +121,7 @@ def search(
         matched += [
             position[(c.source, c.key)]
             for c in batch
-            if c.key in inputs and matches(query, document(inputs[c.key]))
+            if c.key in inputs and matches(query, Document.from_record(inputs[c.key]))
         ]
     matched.sort()
     in_order = [found[i] for i in matched]
@@ -134,21 +133,6 @@ def search(
         matched=tuple(in_order),
         newest=tuple(_examples(store, query, in_order[:newest])),
     )
-
-
-def document(found: MatchInput) -> Document:
-    """The document the live matcher builds for the record (``Document.from_record``), from
-    only what it reads of it."""
-    meta = Metadata(
-        department=found.department,
-        department_id=found.department_id,
-        house=found.house,
-        asked_by=found.asked_by,
-        answered_by=found.answered_by,
-        kind=found.kind,
-        uin=found.uin,
-    )
-    return Document(found.fields(), meta)
 
 
 def _examples(store: Store, query: Query, newest: Sequence[Candidate]) -> list[Example]:

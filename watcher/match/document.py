@@ -23,10 +23,11 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Protocol
 
 from watcher.match.folding import aligned
 from watcher.match.tokens import APOSTROPHES, in_capitals, words
-from watcher.model import Person, Record
+from watcher.model import Person
 
 __all__ = [
     "AlignedField",
@@ -196,6 +197,27 @@ def _is_run_char(c: str) -> bool:
     return _RUN.match(c) is not None or unicodedata.category(c).startswith("M")
 
 
+class Described(Protocol):
+    """What ``Metadata.of`` and ``Document.from_record`` read, as a ``Record`` has it."""
+
+    def fields(self) -> dict[str, str]: ...
+
+    @property
+    def department(self) -> str | None: ...
+    @property
+    def department_id(self) -> int | None: ...
+    @property
+    def house(self) -> str | None: ...
+    @property
+    def asked_by(self) -> Person | None: ...
+    @property
+    def answered_by(self) -> Person | None: ...
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def uin(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Metadata:
     """What metadata filters (``department:``, ``house:`` ...) look at."""
@@ -209,7 +231,9 @@ class Metadata:
     uin: str | None = None
 
     @classmethod
-    def of(cls, record: Record) -> Metadata:
+    def of(cls, record: Described) -> Metadata:
+        """The metadata of a ``Record``, or of anything that carries the same attributes (the
+        store's ``MatchInput``, read without decoding a whole record)."""
         return cls(
             department=record.department,
             department_id=record.department_id,
@@ -241,7 +265,8 @@ class Document:
         self._parts: list[str] | None = None
 
     @classmethod
-    def from_record(cls, record: Record) -> Document:
+    def from_record(cls, record: Described) -> Document:
+        """The document of a ``Record``, or of the store's ``MatchInput`` for one."""
         return cls(record.fields(), Metadata.of(record))
 
     def positions(self, key: str) -> list[int]:
