@@ -48,7 +48,6 @@ class Atom:
     decides) when ``checked`` is None; otherwise the keys only select the atom, and
     ``checked.occurrences`` decides."""
 
-    term: Term
     keys: tuple[str, ...]
     checked: CTerm | None
     cost: float
@@ -78,11 +77,11 @@ def atom_of(term: Term) -> Atom:
         if len(heads) * len(tails) <= MAX_FORMS:
             keys = tuple(head + tail if head != " " else tail for head in heads for tail in tails)
     if keys:
-        return Atom(term, keys, None, sum(key_cost(k) for k in keys))
+        return Atom(keys, None, sum(key_cost(k) for k in keys))
     # As many words as are exact select the atom ("HMP Durham" is worth checking only where
     # the text says "hmp durham" in any case); CTerm checks the rest.
     keys = phrase_keys(specs)
-    return Atom(term, keys, compile_term(term), sum(key_cost(k) for k in keys))
+    return Atom(keys, compile_term(term), sum(key_cost(k) for k in keys))
 
 
 @dataclass(frozen=True)

@@ -91,10 +91,6 @@ class FieldText:
     def norms(self) -> list[str]:
         return self.scan.split()
 
-    def squeezed(self) -> str:
-        """``scan`` with exactly one space between words (and one at each end)."""
-        return self.scan
-
     def end(self, ref: int) -> int:
         """Offset in ``text`` where the word ends, a possessive 's included."""
         stem_end = self.stem_end(ref)
@@ -130,12 +126,6 @@ class AlignedField(FieldText):
 
     def ref(self, position: int) -> int:
         return position  # scan has one space more in front than text
-
-    def squeezed(self) -> str:
-        out = self.scan
-        while "  " in out:
-            out = out.replace("  ", " ")
-        return out
 
     def norm(self, ref: int) -> str:
         return self.scan[ref + 1 : self.scan.index(" ", ref + 1)]
