@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import text
@@ -35,6 +36,19 @@ def store_url(
         # A directory that does not exist yet: open_store must create it.
         yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'data' / 'watcher.db'}"
         return
+    with _postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_store_url() -> Iterator[str]:
+    """The URL of an empty PostgreSQL store in a schema of its own; skipped without PostgreSQL."""
+    with _postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def _postgres_schema() -> Iterator[str]:
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(POSTGRES_SKIP)

@@ -243,29 +243,46 @@ def test_running_service_survives_a_failing_source_and_stops_cleanly(
 ) -> None:
     # A scheduled poll looks back from today, so today's answer is what it finds.
     api.add_copy("8602", new_uin="99001", answered=date.today())
-    config = write_config(tmp_path, api, smtp, every="1s")
-    config.write_text(config.read_text().replace("retries: 1", "retries: 0"))
-    api.fail(times=3, status=503)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "watcher", "--config", str(config), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not smtp.messages and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.2)
-        assert len(smtp.messages) == 1
-        health = watcher(config, "health")
-        assert health.returncode == 0, health.stderr
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+    with FakeParliamentAPI.with_fixtures() as broken:
+        broken.fail(times=1000, status=503)
+        config = write_config(
+            tmp_path,
+            api,
+            smtp,
+            every="1h",
+            extra_source=f"""\
+  - id: broken
+    kind: parliament_written_questions
+    base_url: {broken.base_url}
+    every: 1h
+    retries: 0
+""",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "watcher", "--config", str(config), "run"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not smtp.messages and time.monotonic() < deadline:
+                assert proc.poll() is None, proc.communicate()
+                time.sleep(0.2)
+            assert len(smtp.messages) == 1
+            health = watcher(config, "health")
+            assert health.returncode == 0, health.stderr
+            # The failure is recorded on its source, once that poll has finished.
+            while "503" not in (status := watcher(config, "status")).stdout:
+                assert time.monotonic() < deadline, status.stdout
+                time.sleep(0.2)
+            assert status.returncode == 1
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
-    assert "event=poll_failed" in stderr
-    assert "event=poll_done" in stderr
+    assert "event=poll_failed source=broken" in stderr
+    assert "event=poll_done source=written-questions" in stderr
     assert "event=stopped" in stderr
 
 

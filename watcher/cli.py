@@ -1,17 +1,17 @@
-"""The ``watcher`` command.
+"""The ``watcher`` command: parses arguments, runs one command, turns errors into exit codes.
 
     watcher run                 poll on schedule and send digests until SIGTERM/SIGINT
     watcher run --once          poll every source, send what is due, exit (1 if anything failed)
-    watcher check-config        validate the config and print what it sets up
+    watcher check-config        validate the config and check what it needs (store, templates)
     watcher status              each source's last poll and error, and undelivered digests
     watcher health              exit 0 if a running service beat recently (container HEALTHCHECK)
     watcher test-rule QUERY     what a rule matches in stored history, per week and per cadence
     watcher backfill --since D  store a source's history without alerting anyone
+    watcher templates export D  write the built-in templates to a folder, for editing
     watcher demo                the whole flow offline against recorded responses
 
-Exit codes: 0 success, 1 a source, a delivery or a backfill chunk failed, 2 invalid config,
-usage or query.
-The config path comes from --config, else WATCHER_CONFIG, else config/watcher.yaml.
+Exit codes: 0 success, 1 a runtime failure (a source, a delivery, the store), 2 invalid config,
+usage or query. No input ends in a traceback; an unexpected exception is a bug and is raised.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from watcher import __version__, logs
-from watcher.config import DEFAULT_CONFIG_PATH, Config, load
+from watcher.config import DEFAULT_CONFIG_PATH, Config, ConfigWarning, read
 from watcher.errors import ConfigError, QuerySyntaxError, WatcherError
+from watcher.logs import q
 
 if TYPE_CHECKING:
     from watcher.pipeline import BackfillReport
@@ -38,18 +39,62 @@ log = logging.getLogger("watcher")
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
+HELP = """\
+Watches UK Parliament written questions and answers, matches your rules and sends digests.
+"""
+EPILOG = f"""\
+The config file is --config, else $WATCHER_CONFIG, else {DEFAULT_CONFIG_PATH}.
+--config and --log-level may come before or after the command.
+Exit codes: 0 OK, 1 a source, delivery or the store failed, 2 invalid configuration or usage.
+Run "watcher COMMAND --help" for a command's options.
+"""
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`watcher demo | head`): stop quietly. Point stdout at devnull
+        # so the interpreter's final flush does not complain either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("watcher: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    level = getattr(args, "log_level", None) or os.environ.get("WATCHER_LOG_LEVEL")
+    if level is not None and level.upper() not in LOG_LEVELS:
+        print(
+            "watcher: invalid configuration\n"
+            f"WATCHER_LOG_LEVEL: {level!r} is not a log level (write {', '.join(LOG_LEVELS)})",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     # The demo prints a story on stdout; its event log would drown it out.
-    logs.configure(args.log_level or ("WARNING" if args.command == "demo" else "INFO"))
+    logs.configure(level or ("WARNING" if args.command == "demo" else "INFO"))
+    config_path = (
+        getattr(args, "config", None) or os.environ.get("WATCHER_CONFIG") or DEFAULT_CONFIG_PATH
+    )
     try:
         if args.command == "demo":
             from watcher.demo import run_demo
 
             return run_demo()
-        config = load(args.config or os.environ.get("WATCHER_CONFIG") or DEFAULT_CONFIG_PATH)
+        if args.command == "templates":
+            return _templates(args)
+        loaded = read(config_path)
+        config = loaded.config
+        for warning in loaded.warnings:
+            log.warning("event=config_warning file=%s %s", q(config_path), _warning_fields(warning))
         if args.command == "check-config":
-            return _check_config(config)
+            from watcher import preflight
+
+            return preflight.run(config_path, loaded, send_test=args.send_test)
         if args.command == "status":
             return _status(config)
         if args.command == "health":
@@ -67,34 +112,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def _warning_fields(warning: ConfigWarning) -> str:
+    return f"key={q(warning.path or '-')} warning={q(warning.message)}"
+
+
+def _log_level(value: str) -> str:
+    if value.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a log level (write {', '.join(LOG_LEVELS)})"
+        )
+    return value.upper()
+
+
 def _parser() -> argparse.ArgumentParser:
+    # The global options live on a parent shared by the top level and every command, so they
+    # may be written before or after the command. SUPPRESS keeps a command's parser from
+    # overwriting a value given before the command with its own default.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help=f"config file (default: $WATCHER_CONFIG, else {DEFAULT_CONFIG_PATH})",
+    )
+    common.add_argument(
+        "--log-level",
+        default=argparse.SUPPRESS,
+        type=_log_level,
+        metavar="LEVEL",
+        help=f"{', '.join(LOG_LEVELS)} (default: $WATCHER_LOG_LEVEL, else INFO)",
+    )
     parser = argparse.ArgumentParser(
-        prog="watcher", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="watcher",
+        description=HELP,
+        epilog=EPILOG,
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"watcher {__version__}")
-    parser.add_argument(
-        "--config", help=f"config file (default: $WATCHER_CONFIG or {DEFAULT_CONFIG_PATH})"
-    )
-    parser.add_argument(
-        "--log-level",
-        default=os.environ.get("WATCHER_LOG_LEVEL"),
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        type=str.upper,
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="poll and send digests")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, description=help, parents=[common])
+
+    run = command("run", "poll each source on its interval and send digests when due")
     run.add_argument(
         "--once", action="store_true", help="poll every source once, send what is due, and exit"
     )
     run.add_argument(
         "--since",
-        type=date.fromisoformat,
+        type=_day,
         metavar="YYYY-MM-DD",
-        help="with --once: poll from this date instead of the lookback window",
+        help="with --once: poll from this date instead of the look-back window",
     )
-    commands.add_parser("check-config", help="validate the config and exit")
-    commands.add_parser("status", help="show source errors and undelivered digests")
-    health = commands.add_parser("health", help="exit 0 if the running service is alive")
+    check = command(
+        "check-config", "validate the config and check the store, data folder and templates"
+    )
+    check.add_argument(
+        "--send-test",
+        metavar="SUBSCRIPTION_ID",
+        help="also send one small test message through this subscription's channel",
+    )
+    command("status", "show each source's last poll and error, and undelivered digests")
+    health = command("health", "exit 0 if the running service beat recently")
     health.add_argument(
         "--max-age",
         type=int,
@@ -102,14 +182,34 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how old the last heartbeat may be (default 180)",
     )
-    commands.add_parser("demo", help="run the whole flow offline against recorded data")
-    _history_parsers(commands)
+    command("demo", "run the whole flow offline against recorded data")
+    templates = command("templates", "the built-in digest templates")
+    actions = templates.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser(
+        "export",
+        help="write the built-in templates to a folder, to edit and point templates: at",
+        description="write the built-in templates to a folder, to edit and point templates: at",
+    )
+    export.add_argument("folder", metavar="DIR")
+    export.add_argument("--force", action="store_true", help="overwrite files already there")
+    _history_parsers(commands, common)
     return parser
 
 
-def _history_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (write YYYY-MM-DD)") from None
+
+
+def _history_parsers(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     test_rule = commands.add_parser(
-        "test-rule", help="run a query over stored history: matches per week and per cadence"
+        "test-rule",
+        help="run a query over stored history: matches per week and per cadence",
+        parents=[common],
     )
     test_rule.add_argument("query", help="a rule's query, e.g. '\"SEND workforce\"'")
     test_rule.add_argument(
@@ -127,18 +227,18 @@ def _history_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     test_rule.add_argument("--json", action="store_true", help="print the report as JSON")
     backfill = commands.add_parser(
-        "backfill", help="store a source's history without sending alerts"
+        "backfill", help="store a source's history without sending alerts", parents=[common]
     )
     backfill.add_argument(
         "--since",
-        type=date.fromisoformat,
+        type=_day,
         required=True,
         metavar="YYYY-MM-DD",
         help="first day to fill (chunks of 7 days from here)",
     )
     backfill.add_argument(
         "--until",
-        type=date.fromisoformat,
+        type=_day,
         metavar="YYYY-MM-DD",
         help="last day to fill (default: today)",
     )
@@ -150,11 +250,19 @@ def _run(config: Config, once: bool, since: date | None) -> int:
 
     if since is not None and not once:
         raise ConfigError("--since", [("", "--since works only with run --once")])
+    if not once:
+        with schedule.stop_on_signals() as stop:
+            store = service.wait_for_store(config, stop)
+            if store is None:
+                return EXIT_OK  # stopped before the store came up
+            svc = service.build(config, store=store)
+            try:
+                schedule.run_forever(svc, stop)
+            finally:
+                service.close(svc)
+        return EXIT_OK
     svc = service.build(config)
     try:
-        if not once:
-            schedule.run_forever(svc)
-            return EXIT_OK
         polls = [pipeline.poll(svc, source_id, since) for source_id in svc.sources]
         sends = pipeline.send_due(svc, retry_now=True)
     finally:
@@ -288,32 +396,42 @@ class Progress:
             self._stream.flush()
 
 
-def _check_config(config: Config) -> int:
-    print(f"store: {_redact(config.store_url)}")
-    print(f"data_dir: {config.data_dir}   timezone: {config.timezone}")
-    for s in config.sources:
-        print(
-            f"source {s.id}: {s.kind} {s.base_url} every {s.every} lookback {s.lookback_days} days"
-        )
-    for c in config.all_channels():
-        print(f"channel {c.id}: {c.kind}")
-    for r in config.rules:
-        print(f"rule {r.id}: {r.query}  events={','.join(e.value for e in r.events)}")
-    for sub in config.resolved_subscriptions():
-        print(
-            f"subscription {sub.id}: rules={','.join(sub.rules)} channel={sub.channel} "
-            f"to={','.join(sub.to)} digest={sub.digest}"
-        )
-    print("config OK")
+def _templates(args: argparse.Namespace) -> int:
+    """``watcher templates export DIR``: the built-in templates, to edit and override with."""
+    from importlib import resources
+
+    from watcher.render import TEMPLATES
+
+    folder = Path(args.folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WatcherError(f"cannot create {folder}: {exc.strerror or exc}") from exc
+    builtin = resources.files("watcher") / "templates"
+    for name in TEMPLATES:
+        target = folder / name
+        if target.exists() and not args.force:
+            print(f"kept {target} (it exists; --force overwrites it)")
+            continue
+        try:
+            target.write_text((builtin / name).read_text(encoding="utf-8"), encoding="utf-8")
+        except OSError as exc:
+            raise WatcherError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        print(f"wrote {target}")
+    print(
+        f"\nEdit them, delete the ones you do not change, and set `templates: {folder.resolve()}` "
+        "in the "
+        "config (a relative path is relative to the config file's folder). "
+        "`watcher check-config` compiles them."
+    )
     return EXIT_OK
 
 
 def _status(config: Config) -> int:
-    from watcher.store import open_store
+    from watcher.service import open_migrated_store
 
-    store = open_store(config.store_url)
+    store = open_migrated_store(config)
     try:
-        store.migrate()
         states = {s.source: s for s in store.source_states()}
         for src in config.sources:
             st = states.get(src.id)
@@ -340,23 +458,19 @@ def _status(config: Config) -> int:
 
 
 def _health(config: Config, max_age: int) -> int:
-    from watcher.schedule import heartbeat_age
+    from watcher.schedule import heartbeat_age, starting_reason
 
-    age = heartbeat_age(Path(config.data_dir), datetime.now(UTC))
-    if age is None:
-        print("unhealthy: no heartbeat yet", file=sys.stderr)
-        return EXIT_FAILED
-    if age > timedelta(seconds=max_age):
-        print(f"unhealthy: last heartbeat {int(age.total_seconds())}s ago", file=sys.stderr)
+    data_dir = Path(config.data_dir)
+    age = heartbeat_age(data_dir, datetime.now(UTC))
+    if age is None or age > timedelta(seconds=max_age):
+        starting = starting_reason(data_dir)
+        if starting is not None:
+            at, _, why = starting.partition(" ")
+            print(f"unhealthy: still starting, {why} (at {at})", file=sys.stderr)
+        elif age is None:
+            print("unhealthy: no heartbeat yet", file=sys.stderr)
+        else:
+            print(f"unhealthy: last heartbeat {int(age.total_seconds())}s ago", file=sys.stderr)
         return EXIT_FAILED
     print(f"healthy: last heartbeat {int(age.total_seconds())}s ago")
     return EXIT_OK
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest and ":" in rest.split("@", 1)[0]:
-        user = rest.split("@", 1)[0].split(":", 1)[0]
-        return f"{scheme}{sep}{user}:***@{rest.split('@', 1)[1]}"
-    return url

@@ -61,6 +61,10 @@ class StoreError(WatcherError):
     """The database failed."""
 
 
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached or opened."""
+
+
 class DeliveryError(WatcherError):
     """A channel could not deliver a message. ``permanent`` errors are not worth retrying soon."""
 

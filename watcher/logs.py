@@ -21,6 +21,16 @@ def q(value: object) -> str:
     return s
 
 
+def redact_url(url: str) -> str:
+    """A URL with its password hidden, for messages: ``postgresql://u:***@host/db``."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
 def configure(level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     formatter = logging.Formatter(

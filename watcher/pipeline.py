@@ -382,7 +382,7 @@ def _deliver(
         message = service.renderer.email(
             built, sub, _sender(service, sub), service.config.tz, delivery.idempotency_key
         )
-        channel.send(message)
+        answer = channel.send(message)
     except WatcherError as exc:
         retry_at = now + retry_delay(delivery.attempts + 1)
         service.store.mark_failed(delivery.id, str(exc), now, retry_at)
@@ -399,11 +399,12 @@ def _deliver(
         return SendReport(sub.id, delivery.id, len(items), error=str(exc))
     service.store.mark_sent(delivery.id, service.clock())
     log.info(
-        "event=delivery_sent subscription=%s delivery=%d items=%d channel=%s",
+        "event=delivery_sent subscription=%s delivery=%d items=%d channel=%s peer=%s",
         q(sub.id),
         delivery.id,
         len(items),
         sub.channel,
+        q(answer),
     )
     return SendReport(sub.id, delivery.id, len(items))
 

@@ -40,6 +40,7 @@ from watcher.model import (
 )
 from watcher.text import highlight_html, highlight_text, strip_control
 
+# The built-in templates, which ``watcher templates export`` writes out for editing.
 TEMPLATES = ("subject.txt.j2", "digest.txt.j2", "digest.html.j2")
 LICENCE = "Contains Parliamentary information licensed under the Open Parliament Licence v3.0."
 LICENCE_URL = (
@@ -128,8 +129,9 @@ class Renderer:
 
     def __init__(self, templates_dir: str | None = None) -> None:
         loaders: list[jinja2.BaseLoader] = []
-        if templates_dir:
-            loaders.append(jinja2.FileSystemLoader(templates_dir))
+        self._user = jinja2.FileSystemLoader(templates_dir) if templates_dir else None
+        if self._user is not None:
+            loaders.append(self._user)
         loaders.append(jinja2.PackageLoader("watcher", "templates"))
         self._origin = templates_dir or "watcher/templates"
         self._env = jinja2.Environment(
@@ -145,9 +147,50 @@ class Renderer:
         self._env.filters["long_date"] = long_date
 
     def check(self) -> None:
-        """Load every template, so a broken override fails at start-up, not at send time."""
-        for name in TEMPLATES:
+        """Compile every template: the built-in ones and every ``*.j2`` in the user's folder
+        (partials included), so a broken override fails at start-up, not at send time. A
+        template that compiles can still fail when rendered; ``watcher check-config`` renders a
+        sample digest for that."""
+        names = set(TEMPLATES)
+        if self._user is not None:
+            names |= {n for n in self._user.list_templates() if n.endswith(".j2")}
+        for name in sorted(names):
             self._template(name)
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        """The user's templates that replace a built-in one."""
+        if self._user is None:
+            return ()
+        return tuple(n for n in self._user.list_templates() if n in TEMPLATES)
+
+    def test_message(self, subscription: Subscription, key: str, now: datetime) -> Message:
+        """A small message that proves a subscription's channel works; no templates, so it
+        goes out even when a template is broken. ``key`` should be unique per test."""
+        stamp = f"{now:%H:%M:%S} UTC on {long_date(now)}"
+        text = (
+            f"This is a test message from watcher for subscription {subscription.id}, sent "
+            f"at {stamp} by `watcher check-config --send-test`.\n\n"
+            "If you can read it, digests for this subscription will reach you here.\n"
+        )
+        html = (
+            '<!DOCTYPE html><html lang="en"><body style="font-family:Arial,sans-serif;">'
+            f"<p>{escape(text.split(chr(10))[0])}</p>"
+            "<p>If you can read it, digests for this subscription will reach you here.</p>"
+            "</body></html>"
+        )
+        return Message(
+            idempotency_key=key,
+            recipients=tuple(subscription.to),
+            subject=f"[watcher] test message for {subscription.id}",
+            text=text,
+            html=html,
+            headers={
+                "Message-ID": f"<{_ID_UNSAFE.sub('-', key)}@watcher>",
+                "X-Watcher-Subscription": strip_control(subscription.id),
+                "Auto-Submitted": "auto-generated",
+            },
+        )
 
     def email(
         self,
@@ -205,14 +248,22 @@ class Renderer:
         try:
             return self._env.get_template(name)
         except jinja2.TemplateError as exc:
-            raise ConfigError(self._origin, [(name, f"template error: {exc}")]) from exc
+            raise self._error(name, exc) from exc
 
     def _render(self, name: str, context: dict[str, object]) -> str:
         template = self._template(name)
         try:
             return template.render(context)
         except jinja2.TemplateError as exc:
-            raise ConfigError(self._origin, [(name, f"template error: {exc}")]) from exc
+            raise self._error(name, exc) from exc
+
+    def _error(self, name: str, exc: jinja2.TemplateError) -> ConfigError:
+        # Name the file the error is in: an included partial, not always ``name``.
+        where = getattr(exc, "name", None) or name
+        line = getattr(exc, "lineno", None)
+        origin = getattr(exc, "filename", None) or f"{self._origin}/{where}"
+        at = f"line {line}: " if line else ""
+        return ConfigError(origin, [("", f"{at}template error: {exc.message or exc}")])
 
 
 def _one_line(value: str, limit: int) -> str:

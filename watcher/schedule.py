@@ -6,14 +6,20 @@
     heartbeat         interval job: touches <data_dir>/heartbeat, which `watcher health` reads
 
 Jobs never overlap themselves (max_instances=1) and missed runs are coalesced into one.
-SIGTERM and SIGINT stop the scheduler after running jobs finish.
+SIGTERM and SIGINT (``stop_on_signals``) stop the scheduler after running jobs finish, or a
+start-up that is still waiting for its store.
+
+Before the scheduler runs, a service that is still starting (waiting for its database) says why
+in <data_dir>/starting, so `watcher health` reports that instead of a bare "no heartbeat".
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -30,6 +36,7 @@ log = logging.getLogger(__name__)
 RETRY_EVERY = timedelta(minutes=5)
 HEARTBEAT_EVERY = timedelta(seconds=30)
 HEARTBEAT_FILE = "heartbeat"
+STARTING_FILE = "starting"
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -77,9 +84,7 @@ def build_scheduler(service: Service) -> BackgroundScheduler:
 
 def beat(data_dir: Path) -> None:
     """Proof of life for the container's HEALTHCHECK: the scheduler is running jobs."""
-    tmp = data_dir / f".{HEARTBEAT_FILE}.tmp"
-    tmp.write_text(datetime.now(UTC).isoformat())
-    tmp.replace(data_dir / HEARTBEAT_FILE)
+    _write(data_dir, HEARTBEAT_FILE, datetime.now(UTC).isoformat())
 
 
 def heartbeat_age(data_dir: Path, now: datetime) -> timedelta | None:
@@ -90,13 +95,37 @@ def heartbeat_age(data_dir: Path, now: datetime) -> timedelta | None:
         return None
 
 
+def report_starting(data_dir: Path, why: str) -> None:
+    """Say why the service is not running yet (``starting_reason`` reads it back). Best effort:
+    a data folder that cannot be written must not stop the wait it reports on."""
+    try:
+        _write(data_dir, STARTING_FILE, f"{datetime.now(UTC).isoformat()} {why}")
+    except OSError as exc:
+        log.debug("event=starting_not_recorded error=%s", exc)
+
+
+def starting_reason(data_dir: Path) -> str | None:
+    """What a service still starting last reported (``<UTC time> <why>``), if anything."""
+    try:
+        return (data_dir / STARTING_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _write(data_dir: Path, name: str, text: str) -> None:
+    tmp = data_dir / f".{name}.tmp"
+    tmp.write_text(text)
+    tmp.replace(data_dir / name)
+
+
 def _poll_and_send(service: Service, source_id: str) -> None:
     pipeline.poll(service, source_id)
     pipeline.send_due(service)
 
 
-def run_forever(service: Service) -> None:
-    """Run until SIGTERM or SIGINT."""
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event that SIGTERM and SIGINT set while the block runs."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -104,8 +133,19 @@ def run_forever(service: Service) -> None:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def run_forever(service: Service, stop: threading.Event) -> None:
+    """Run the schedule until ``stop`` is set."""
     scheduler = build_scheduler(service)
     scheduler.start()
+    with contextlib.suppress(OSError):
+        (Path(service.config.data_dir) / STARTING_FILE).unlink(missing_ok=True)
     log.info(
         "event=started sources=%d subscriptions=%d jobs=%d",
         len(service.sources),
@@ -117,6 +157,4 @@ def run_forever(service: Service) -> None:
             pass
     finally:
         scheduler.shutdown(wait=True)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
         log.info("event=stopped")

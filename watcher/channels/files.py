@@ -29,13 +29,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 class FilesChannel:
     def __init__(self, config: FilesChannelConfig, data_dir: str) -> None:
         self._config = config
-        self.folder = Path(config.path) if config.path else Path(data_dir) / "outbox"
+        self.folder = config.folder(data_dir)
 
     @property
     def id(self) -> str:
         return self._config.id
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message) -> str:
         now = datetime.now(UTC)
         mail = build_email(message, self._config.from_, now)
         data = mail.as_bytes(policy=mail.policy.clone(linesep="\r\n"))
@@ -52,6 +52,7 @@ class FilesChannel:
         logger.info(
             "event=eml_written channel=%s key=%s path=%s", self.id, message.idempotency_key, target
         )
+        return f"wrote {target}"
 
     def close(self) -> None:
         """Nothing to close: every send opens and closes its own file."""

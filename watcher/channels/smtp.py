@@ -15,6 +15,7 @@ import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Any
 
 from watcher.config import SmtpChannelConfig
 from watcher.errors import DeliveryError
@@ -73,12 +74,12 @@ class SmtpChannel:
     def id(self) -> str:
         return self._config.id
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message) -> str:
         if not message.recipients:
             raise DeliveryError(f"channel {self.id}: message has no recipients", permanent=True)
         email = build_email(message, self._config.from_)
         try:
-            refused = self._deliver(email, list(message.recipients))
+            refused, (code, reply) = self._deliver(email, list(message.recipients))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(
@@ -128,26 +129,52 @@ class SmtpChannel:
             message.idempotency_key,
             len(message.recipients) - len(refused),
         )
+        accepted = len(message.recipients) - len(refused)
+        return (
+            f"{self._config.host}:{self._config.port} accepted it for {accepted} "
+            f"recipient(s): {code} {_text(reply)}"
+        )
 
-    def _deliver(self, email: EmailMessage, recipients: list[str]) -> dict[str, tuple[int, bytes]]:
+    def _deliver(
+        self, email: EmailMessage, recipients: list[str]
+    ) -> tuple[dict[str, tuple[int, bytes]], tuple[int, bytes]]:
+        """Send; the recipients refused and the server's reply to the message (DATA)."""
         config = self._config
         timeout = config.timeout.total_seconds()
-        smtp: smtplib.SMTP
+        smtp: _Smtp | _SmtpSsl
         if config.security == "ssl":
-            smtp = smtplib.SMTP_SSL(
+            smtp = _SmtpSsl(
                 config.host, config.port, timeout=timeout, context=ssl.create_default_context()
             )
         else:
-            smtp = smtplib.SMTP(config.host, config.port, timeout=timeout)
+            smtp = _Smtp(config.host, config.port, timeout=timeout)
         with smtp:
             if config.security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if config.username and config.password:
                 smtp.login(config.username, config.password)
-            return smtp.send_message(email, to_addrs=recipients)
+            refused = smtp.send_message(email, to_addrs=recipients)
+            return refused, smtp.data_reply
 
     def close(self) -> None:
         """Nothing to close: every send has its own session."""
+
+
+class _KeepsDataReply(smtplib.SMTP):
+    """smtplib keeps the server's answer to DATA to itself; this keeps it for the caller."""
+
+    data_reply: tuple[int, bytes] = (0, b"")
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.data_reply = super().data(msg)
+        return self.data_reply
+
+
+_Smtp = _KeepsDataReply
+
+
+class _SmtpSsl(_KeepsDataReply, smtplib.SMTP_SSL):
+    pass
 
 
 def _permanent(code: int) -> bool:

@@ -1,37 +1,30 @@
-"""Configuration: YAML with ``${VAR}`` secrets, parsed once into frozen, validated objects.
+"""The configuration's shape: frozen, validated pydantic models, one per section.
 
-Nothing downstream sees a raw dict. Unknown keys and bad values are errors naming the file, the
-key path (``channels[0].port``) and the problem; the CLI turns ``ConfigError`` into exit code 2.
-
-Shape (see ``config/watcher.example.yaml`` for the documented version)::
-
-    store, data_dir, timezone, contact, templates, sources[], channels[], synonyms{}, rules[],
-    subscriptions[]
+Reading a file into these (YAML, ``${VAR}``, error messages) is ``reading``'s job; advice on a
+valid but doubtful config is ``advice``'s. Every value is checked here, with a message that
+echoes the bad value and says what to write instead.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from watcher.errors import ConfigError, QuerySyntaxError
+from watcher.errors import QuerySyntaxError
 from watcher.model import EventType
 
 DEFAULT_CONFIG_PATH = "config/watcher.yaml"
@@ -40,23 +33,53 @@ BUILTIN_CHANNEL = "files"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def _duration(value: Any) -> Any:
-    """``15m``, ``30s``, ``2h``, ``1d``, ``250ms`` or a number of seconds."""
+    """``15m``, ``30s``, ``2h``, ``1d`` or ``250ms``. A bare number is refused: ``every: 15``
+    would otherwise mean fifteen seconds to someone who meant minutes."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        raise ValueError(f"{value!r} has no unit (write {value}s, {value}m, {value}h or {value}d)")
     if isinstance(value, str):
         m = _DURATION.match(value)
         if not m:
+            if re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
+                n = value.strip()
+                raise ValueError(f"{value!r} has no unit (write {n}s, {n}m, {n}h or {n}d)")
             raise ValueError(f"{value!r} is not a duration (write e.g. 30s, 15m, 2h, 1d)")
         return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
     return value
 
 
+def format_duration(value: timedelta) -> str:
+    """A duration the way the config writes it: ``15m``, ``30s``, ``2h``, ``250ms``."""
+    ms = round(value.total_seconds() * 1000)
+    if ms == 0:
+        return "0s"
+    for unit in ("d", "h", "m", "s"):
+        size = round(_UNITS[unit] * 1000)
+        if ms and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def _at_least(minimum: timedelta, why: str) -> AfterValidator:
+    def check(value: timedelta) -> timedelta:
+        if value < minimum:
+            # The value as written is echoed by the caller, which still has it.
+            raise ValueError(f"too short: {why}; write {format_duration(minimum)} or more")
+        return value
+
+    return AfterValidator(check)
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+# A poll interval: the APIs we read are public services, polled politely.
+PollInterval = Annotated[
+    Duration, _at_least(timedelta(minutes=1), "sources are polled at most once a minute")
+]
+Timeout = Annotated[Duration, _at_least(timedelta(milliseconds=1), "a timeout must be positive")]
 
 
 class _Frozen(BaseModel):
@@ -72,7 +95,7 @@ class ParliamentSourceConfig(_Frozen):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["parliament_written_questions"]
     base_url: str = PARLIAMENT_API
-    every: Duration = timedelta(minutes=15)
+    every: PollInterval = timedelta(minutes=15)
     lookback_days: int = Field(default=3, ge=0, le=366)
     houses: tuple[Literal["Commons", "Lords"], ...] = ("Commons", "Lords")
     # Which list windows to poll; "tabled" finds new questions before they are answered.
@@ -82,7 +105,7 @@ class ParliamentSourceConfig(_Frozen):
         "tabled",
     )
     page_size: int = Field(default=100, ge=1, le=100)
-    timeout: Duration = timedelta(seconds=30)
+    timeout: Timeout = timedelta(seconds=30)
     max_concurrency: int = Field(default=2, ge=1, le=8)
     max_per_second: float = Field(default=4.0, gt=0, le=20)
     retries: int = Field(default=3, ge=0, le=10)
@@ -112,7 +135,7 @@ class SmtpChannelConfig(_Frozen):
     username: str | None = None
     password: str | None = None
     from_: str = Field(alias="from", min_length=3)
-    timeout: Duration = timedelta(seconds=30)
+    timeout: Timeout = timedelta(seconds=30)
 
     @model_validator(mode="after")
     def _auth_pair(self) -> SmtpChannelConfig:
@@ -128,6 +151,10 @@ class FilesChannelConfig(_Frozen):
     kind: Literal["files"]
     path: str | None = None  # default: <data_dir>/outbox
     from_: str = Field(default="Parliament Watcher <watcher@localhost>", alias="from")
+
+    def folder(self, data_dir: str) -> Path:
+        """Where the files go."""
+        return Path(self.path) if self.path else Path(data_dir) / "outbox"
 
 
 ChannelConfig = Annotated[SmtpChannelConfig | FilesChannelConfig, Field(discriminator="kind")]
@@ -212,6 +239,9 @@ class SubscriptionConfig(_Frozen):
     @field_validator("to", mode="before")
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple) and not v:
+            # An empty list is a mistake, not a wish for the default recipient.
+            raise ValueError("[] lists no recipients (give at least one address)")
         return [v] if isinstance(v, str) else v
 
     @field_validator("to")
@@ -362,103 +392,3 @@ def _unique(section: str, ids: list[str], problems: list[tuple[str, str]]) -> No
         if x in seen:
             problems.append((f"{section}[{i}].id", f"{x!r} is used twice"))
         seen.add(x)
-
-
-# --- loading -------------------------------------------------------------------------------
-
-
-def load(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
-    """Read, interpolate and validate a config file. Raises ``ConfigError``."""
-    name = os.fspath(path)
-    try:
-        raw_text = Path(name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(name, [("", "file not found (set --config or WATCHER_CONFIG)")]) from None
-    except OSError as exc:
-        raise ConfigError(name, [("", f"cannot read: {exc.strerror}")]) from exc
-    return parse(raw_text, name, os.environ if env is None else env)
-
-
-def parse(text: str, name: str, env: Mapping[str, str]) -> Config:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(
-            name, [("", f"{where}not valid YAML: {getattr(exc, 'problem', exc)}")]
-        ) from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(name, [("", "the top level must be a mapping of keys")])
-    problems: list[tuple[str, str]] = []
-    data = _interpolate(data, "", env, problems)
-    if "data_dir" not in data and env.get("WATCHER_DATA_DIR"):
-        data["data_dir"] = env["WATCHER_DATA_DIR"]
-    if problems:
-        raise ConfigError(name, problems)
-    try:
-        synonyms = data.get("synonyms")
-        config = Config.model_validate(
-            data, context={"synonyms": synonyms if isinstance(synonyms, dict) else None}
-        )
-    except ValidationError as exc:
-        raise ConfigError(name, [_describe(e, data) for e in exc.errors()]) from exc
-    problems = config.reference_problems()
-    if problems:
-        raise ConfigError(name, problems)
-    return config
-
-
-def _interpolate(
-    value: Any, path: str, env: Mapping[str, str], problems: list[tuple[str, str]]
-) -> Any:
-    if isinstance(value, dict):
-        return {k: _interpolate(v, _join(path, str(k)), env, problems) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(v, f"{path}[{i}]", env, problems) for i, v in enumerate(value)]
-    if not isinstance(value, str):
-        return value
-
-    def sub(m: re.Match[str]) -> str:
-        var, default = m.group(1), m.group(2)
-        if var in env:
-            return env[var]
-        if default is not None:
-            return default
-        problems.append((path, f"environment variable {var} is not set"))
-        return ""
-
-    return _ENV.sub(sub, value)
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _describe(error: Any, data: Any) -> tuple[str, str]:
-    """A pydantic error as (key path, problem), with list items named by index."""
-    path = ""
-    node = data
-    for part in error["loc"]:
-        if isinstance(part, int):
-            path += f"[{part}]"
-            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
-            continue
-        if isinstance(node, dict) and part not in node and node.get("kind") == part:
-            continue  # a discriminated union names the kind in the location; it is not a key
-        path = _join(path, part)
-        node = node.get(part) if isinstance(node, dict) else None
-    kind, msg = error["type"], str(error["msg"])
-    if kind == "extra_forbidden":
-        msg = "unknown key"
-    elif kind == "missing":
-        msg = "required key is missing"
-    elif kind == "union_tag_invalid":
-        msg = f"unknown kind {error['ctx']['tag']!r} (expected {error['ctx']['expected_tags']})"
-    elif kind == "union_tag_not_found":
-        msg = "required key 'kind' is missing"
-    elif msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    return path, msg

@@ -1,0 +1,58 @@
+"""Configuration: YAML with ``${VAR}`` secrets, parsed once into frozen, validated objects.
+
+Nothing downstream sees a raw dict. Unknown keys and bad values are errors naming the file, the
+key path (``channels[0].port``) and the problem; the CLI turns ``ConfigError`` into exit code 2.
+
+    model.py     the shape: one frozen pydantic model per section, every value checked
+    reading.py   file → YAML → ${VAR} → Config, and every error message
+    advice.py    warnings about a valid config that probably does not do what was meant
+
+Shape (see ``config/watcher.example.yaml`` for the documented version)::
+
+    store, data_dir, timezone, contact, templates, sources[], channels[], synonyms{}, rules[],
+    subscriptions[]
+"""
+
+from __future__ import annotations
+
+from watcher.config.advice import ConfigWarning
+from watcher.config.model import (
+    BUILTIN_CHANNEL,
+    DEFAULT_CONFIG_PATH,
+    PARLIAMENT_API,
+    Cadence,
+    ChannelConfig,
+    Config,
+    FilesChannelConfig,
+    ParliamentSourceConfig,
+    RuleConfig,
+    SmtpChannelConfig,
+    SourceConfig,
+    Subscription,
+    SubscriptionConfig,
+    format_duration,
+)
+from watcher.config.reading import Loaded, load, parse, read, read_text
+
+__all__ = [
+    "BUILTIN_CHANNEL",
+    "DEFAULT_CONFIG_PATH",
+    "PARLIAMENT_API",
+    "Cadence",
+    "ChannelConfig",
+    "Config",
+    "ConfigWarning",
+    "FilesChannelConfig",
+    "Loaded",
+    "ParliamentSourceConfig",
+    "RuleConfig",
+    "SmtpChannelConfig",
+    "SourceConfig",
+    "Subscription",
+    "SubscriptionConfig",
+    "format_duration",
+    "load",
+    "parse",
+    "read",
+    "read_text",
+]

@@ -1,0 +1,275 @@
+"""``watcher check-config``: everything a service needs, checked before it has to work at 3 a.m.
+
+Beyond the validation every command does when it reads the config, the preflight:
+
+- prints what the config sets up, as written: durations (``15m``), each channel's host and
+  port or folder, ``contact``, ``templates``, the outbox;
+- opens the store without changing it: connects, and reports the migrations the next start
+  will apply (``Store.schema_status``);
+- checks that the data folder, the SQLite file's folder and every files-channel folder can be
+  written, naming the path and the operating system's reason;
+- compiles every template, built-in and the user's, and renders a sample digest through each
+  subscription, so a template that only fails when rendered fails here;
+- prints the config's warnings (``config.advice``);
+- with ``--send-test SUBSCRIPTION_ID``, sends one small message through that subscription's
+  channel and prints what the peer answered.
+
+Exit codes: 0 when every check passed (warnings included), 1 when the environment failed a
+check (store unreachable, folder not writable, test message refused), 2 for a config that is
+wrong (a template that does not compile or render, an unknown subscription).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from watcher.channels import open_channel
+from watcher.config import (
+    Config,
+    FilesChannelConfig,
+    Loaded,
+    SmtpChannelConfig,
+    Subscription,
+    format_duration,
+)
+from watcher.errors import ConfigError, StoreError, WatcherError
+from watcher.logs import redact_url
+from watcher.model import Digest, DigestItem, Event, EventType, Text
+from watcher.render import Renderer
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+@dataclass
+class _Report:
+    lines: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # the environment failed a check
+    wrong: list[ConfigError] = field(default_factory=list)  # the config is wrong after all
+
+    def say(self, line: str) -> None:
+        self.lines.append(line)
+
+    def fail(self, problem: str) -> str:
+        self.failures.append(problem)
+        return f"FAILED: {problem}"
+
+
+def run(config_path: str, loaded: Loaded, send_test: str | None = None) -> int:
+    """Check everything and print the report; the exit code. Raises ``ConfigError`` for a
+    config that is wrong (the CLI prints it and exits 2)."""
+    config = loaded.config
+    subscription = _subscription(config_path, config, send_test) if send_test else None
+    report = _Report()
+    report.say(f"config: {config_path}")
+    _store(config, report)
+    report.say(f"data_dir: {config.data_dir} ({_writable(Path(config.data_dir), report)})")
+    report.say(f"timezone: {config.timezone}")
+    report.say(f"contact: {config.contact or 'none (the User-Agent names no contact)'}")
+    _templates(config, report)
+    _summary(config, report)
+    for warning in loaded.warnings:
+        report.say(f"warning: {config_path}: {warning}")
+    if subscription is not None:
+        _send_test(config, subscription, report)
+    print("\n".join(report.lines))
+    if report.wrong:
+        print(
+            "watcher: invalid configuration\n" + "\n".join(str(e) for e in report.wrong),
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    if report.failures:
+        print(
+            f"preflight FAILED ({len(report.failures)} problem"
+            f"{'s' if len(report.failures) > 1 else ''}):\n"
+            + "\n".join(f"  {f}" for f in report.failures)
+        )
+        return EXIT_FAILED
+    warned = f" ({len(loaded.warnings)} warning{'s' * (len(loaded.warnings) != 1)})"
+    print("config OK" + (warned if loaded.warnings else ""))
+    return EXIT_OK
+
+
+# --- the store and the folders -------------------------------------------------------------
+
+
+def _store(config: Config, report: _Report) -> None:
+    from watcher.store import open_store
+
+    name = f"store: {redact_url(config.store_url)}"
+    try:
+        store = open_store(config.store_url)
+        try:
+            status = store.schema_status()
+        finally:
+            store.close()
+    except StoreError as exc:
+        report.say(f"{name} ({report.fail(f'store {redact_url(config.store_url)}: {exc}')})")
+        return
+    if not status.exists:
+        state = f"new: {len(status.pending)} migration(s) to apply at the first start"
+    elif status.pending:
+        pending = ", ".join(f"{m.version} {m.name}" for m in status.pending)
+        version = max(status.applied, default=0)
+        state = f"reachable, schema version {version}; the next start applies {pending}"
+    else:
+        state = f"reachable, schema version {max(status.applied, default=0)}, up to date"
+    report.say(f"{name} ({state})")
+    database = _sqlite_path(config.store_url)
+    if database is not None and database.parent != Path(config.data_dir):
+        report.say(f"store folder: {database.parent} ({_writable(database.parent, report)})")
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database or "")
+
+
+def _writable(folder: Path, report: _Report) -> str:
+    """Whether ``folder`` can be written, or created and written: tried, not guessed (the
+    permission bits say nothing for root or on a read-only mount)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return report.fail(f"{folder}: cannot be created: {existing} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".watcher-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        what = "cannot be written" if existing == folder else f"cannot be created in {existing}"
+        return report.fail(f"{folder}: {what}: {exc.strerror or exc}")
+    return "writable" if existing == folder else "will be created"
+
+
+# --- templates ----------------------------------------------------------------------------
+
+
+def _templates(config: Config, report: _Report) -> None:
+    renderer = Renderer(config.templates)
+    try:
+        renderer.check()
+        digest = _sample_digest()
+        for sub in config.resolved_subscriptions():
+            renderer.email(digest, sub, _sender(config, sub), config.tz)
+    except ConfigError as exc:
+        report.wrong.append(exc)
+        report.say(f"templates: {config.templates or 'built-in'} (FAILED: see below)")
+        return
+    if config.templates is None:
+        report.say("templates: built-in (compiled, sample digest rendered)")
+        return
+    overrides = ", ".join(renderer.overrides) or "none of the built-in ones"
+    report.say(
+        f"templates: {config.templates} (compiled, sample digest rendered; replaces {overrides})"
+    )
+
+
+def _sample_digest() -> Digest:
+    """A digest with an answer and a correction of the recorded seed question, so that every
+    branch a template is likely to have is rendered."""
+    from watcher.sources.parliament import parse_question
+    from watcher.testing import load_fixtures
+
+    [seed] = [v for v in load_fixtures() if v.get("uin") == "8602"]
+    answered = parse_question(seed, "sample")
+    old = answered.answer or Text("<p>An earlier answer.</p>", "An earlier answer.")
+    corrected = replace(
+        answered,
+        answer=Text(old.html.replace("<p>", "<p>Corrected: ", 1), "Corrected: " + old.plain),
+        is_correction=True,
+        date_corrected=date(2024, 1, 22),
+        original_answer=old,
+    )
+    return Digest(
+        subscription_id="sample",
+        items=(
+            DigestItem(Event(EventType.ANSWERED, answered), ("sample-rule",), ()),
+            DigestItem(Event(EventType.CORRECTED, corrected, answered), ("sample-rule",), ()),
+        ),
+        period_end=datetime(2024, 1, 22, 9, 0, tzinfo=UTC),
+        cadence="immediate",
+    )
+
+
+# --- what the config sets up --------------------------------------------------------------
+
+
+def _summary(config: Config, report: _Report) -> None:
+    for s in config.sources:
+        report.say(
+            f"source {s.id}: {s.kind} {s.base_url} every {format_duration(s.every)}, "
+            f"lookback {s.lookback_days} days, {' and '.join(s.houses)}, "
+            f"windows {', '.join(s.windows)}, timeout {format_duration(s.timeout)}"
+        )
+    for c in config.all_channels():
+        if isinstance(c, SmtpChannelConfig):
+            login = f", login {c.username}" if c.username else ", no login"
+            report.say(
+                f"channel {c.id}: smtp {c.host}:{c.port} {c.security}{login}, from {c.from_}"
+            )
+        elif isinstance(c, FilesChannelConfig):
+            folder = c.folder(config.data_dir)
+            report.say(
+                f"channel {c.id}: files, outbox {folder} ({_writable(folder, report)}), "
+                f"from {c.from_}"
+            )
+    for r in config.rules:
+        sources = ",".join(r.sources) if r.sources is not None else "all"
+        report.say(
+            f"rule {r.id}: {r.query}  events={','.join(e.value for e in r.events)} "
+            f"sources={sources}"
+        )
+    for sub in config.resolved_subscriptions():
+        report.say(
+            f"subscription {sub.id}: rules={','.join(sub.rules)} channel={sub.channel} "
+            f"to={','.join(sub.to)} digest={sub.digest}"
+        )
+
+
+def _sender(config: Config, sub: Subscription) -> str:
+    return next(c.from_ for c in config.all_channels() if c.id == sub.channel)
+
+
+# --- --send-test ---------------------------------------------------------------------------
+
+
+def _subscription(config_path: str, config: Config, wanted: str) -> Subscription:
+    subs = {s.id: s for s in config.resolved_subscriptions()}
+    if wanted in subs:
+        return subs[wanted]
+    close = difflib.get_close_matches(wanted, list(subs), n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    known = ", ".join(subs) or "none"
+    raise ConfigError(
+        "--send-test", [("", f"no subscription {wanted!r} in {config_path} ({hint}known: {known})")]
+    )
+
+
+def _send_test(config: Config, sub: Subscription, report: _Report) -> None:
+    now = datetime.now(UTC)
+    channel_config = next(c for c in config.all_channels() if c.id == sub.channel)
+    message = Renderer(config.templates).test_message(
+        sub, f"test-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", now
+    )
+    channel = open_channel(channel_config, config.data_dir)
+    try:
+        answer = channel.send(message)
+    except WatcherError as exc:
+        report.say(f"test message for {sub.id}: {report.fail(f'test message not sent: {exc}')}")
+        return
+    finally:
+        channel.close()
+    report.say(f"test message for {sub.id} via {sub.channel} to {', '.join(sub.to)}: {answer}")
