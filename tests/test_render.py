@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -175,35 +176,132 @@ def test_without_a_key_one_is_derived_from_the_digest() -> None:
     assert render(d, key=None).headers["Message-ID"] == f"<{key}@watcher>"
 
 
-def test_correction_shows_the_old_and_the_new_answer() -> None:
-    before = record(answer=text("<p>There are 1,000 specialists.</p>"))
-    after = record(
-        answer=text("<p>There are 10,000 specialists.</p>"),
+def corrected(**changes: object) -> Record:
+    return record(
         is_correction=True,
         date_corrected=date(2024, 2, 1),
         corrected_by=Person(5001, "David Johnston", "Conservative", "Wantage"),
+        **changes,
     )
+
+
+def test_correction_marks_the_changed_words_then_shows_both_answers_in_full() -> None:
+    before = record(answer=text("<p>There are 1,000 specialists.</p>"))
+    after = corrected(answer=text("<p>There are 10,000 specialists.</p>"))
     message = render(one(Event(EventType.CORRECTED, after, previous=before)))
-    assert "There are 1,000 specialists." in message.html
-    assert "There are 10,000 specialists." in message.html
-    assert message.html.index("10,000") < message.html.index("1,000 specialists")
-    assert "Answer before the correction" in message.html
-    assert "Corrected on 1 February 2024 by David Johnston" in message.html
-    assert "There are 1,000 specialists." in message.text
-    assert "There are 10,000 specialists." in message.text
+
+    html = message.html
+    assert re.search(
+        r'There are <del style="[^"]*line-through[^"]*">1,000</del> '
+        r'<ins style="[^"]*underline[^"]*">10,000</ins> specialists\.',
+        html,
+    )
+    # what changed, then the corrected answer in full, then the old one in full
+    assert (
+        html.index("What changed in the answer")
+        < html.index("<p>There are 10,000 specialists.</p>")
+        < html.index("Answer before the correction")
+        < html.index("<p>There are 1,000 specialists.</p>")
+    )
+    assert "Corrected on 1 February 2024 by David Johnston" in html
+    assert "what changed is shown first" in html
+
+    text_ = message.text
+    assert "In corrected answers, the words that changed are marked [-removed words-]" in text_
+    assert "What changed in the answer:\nThere are [-1,000-] {+10,000+} specialists." in text_
+    assert (
+        text_.index("[-1,000-]")
+        < text_.index("Corrected answer by David Johnston")
+        < text_.index("Answer before the correction:\nThere are 1,000 specialists.")
+    )
     assert message.subject == "[watcher] 1 corrected answer: Special Educational Needs"
 
 
-def test_correction_without_a_stored_previous_version_uses_the_sources_original() -> None:
-    after = record(
-        answer=text("<p>New figure.</p>"),
-        is_correction=True,
-        original_answer=text("<p>Old figure.</p>"),
+def test_the_change_does_not_disturb_the_match_highlights_of_the_corrected_answer() -> None:
+    before = record()
+    after = corrected(answer=text(ANSWER_HTML.replace("has been", "was")))
+    message = render(
+        one(Event(EventType.CORRECTED, after, previous=before), hit(after, "answer", "SEND"))
     )
+    assert "joint approach to <mark>SEND</mark> workforce planning." in message.html
+    assert "joint approach to [[SEND]] workforce planning." in message.text
+    assert "A steering group [-has been-] {+was+} established." in message.text
+    # the old answer is shown as it was, without highlights
+    assert "A steering group has been established." in message.text
+
+
+def test_correction_without_a_stored_previous_version_uses_the_sources_original() -> None:
+    after = corrected(answer=text("<p>New figure.</p>"), original_answer=text("<p>Old figure.</p>"))
     message = render(one(Event(EventType.CORRECTED, after)))
     assert "Old figure." in message.html
     assert "New figure." in message.html
-    assert "Old figure." in message.text
+    assert "[-Old-] {+New+} figure." in message.text
+
+
+def test_a_stored_version_with_the_corrected_words_already_falls_back_to_the_original() -> None:
+    # The words changed one poll, the correction flag came the next: the stored version already
+    # has the new words, so the change is taken from the source's original answer.
+    new = text("<p>New figure.</p>")
+    after = corrected(answer=new, original_answer=text("<p>Old figure.</p>"))
+    message = render(one(Event(EventType.CORRECTED, after, previous=record(answer=new))))
+    assert "[-Old-] {+New+} figure." in message.text
+    assert "Answer before the correction:\nOld figure." in message.text
+
+
+def test_a_correction_whose_words_did_not_change_says_so() -> None:
+    before = record(answer=text("<p>There are <b>1,000</b> specialists.</p>"))
+    after = corrected(answer=text("<p>There are 1,000 specialists.</p>"))
+    message = render(one(Event(EventType.CORRECTED, after, previous=before)))
+    assert "the words of the answer are unchanged" in message.text
+    assert "What changed" not in message.text
+    assert "What changed" not in message.html
+    assert "[-removed words-]" not in message.text  # no key for marks that are not used
+    assert "Answer before the correction" in message.text
+
+
+def test_a_correction_with_no_earlier_answer_says_what_changed_cannot_be_shown() -> None:
+    message = render(one(Event(EventType.CORRECTED, corrected())))
+    assert (
+        "Corrected on 1 February 2024 by David Johnston (Conservative, Wantage): the answer "
+        "before the correction is not available, so what changed cannot be shown."
+    ) in message.text
+    assert "What changed" not in message.html
+    assert "Answer before the correction" not in message.text
+
+
+def test_hostile_text_in_a_change_is_escaped() -> None:
+    before = record(answer=text("<p>Safe &lt;b&gt;text&lt;/b&gt;.</p>"))
+    after = corrected(answer=text("<p>Safe &lt;script&gt;alert(1)&lt;/script&gt; text.</p>"))
+    message = render(one(Event(EventType.CORRECTED, after, previous=before)))
+    assert "<script>" not in message.html
+    assert "<b>" not in message.html
+    assert "Safe &lt;<del " in message.html
+    assert re.search(r"<del [^>]*>b&gt;text&lt;/b&gt;</del>", message.html)
+    assert re.search(r"<ins [^>]*>script&gt;alert\(1\)&lt;/script&gt; text</ins>", message.html)
+
+
+def test_the_change_key_is_only_in_digests_with_a_change() -> None:
+    assert "[-removed words-]" not in answered().text
+    assert "<del" not in answered().html
+
+
+def test_user_templates_can_use_the_change(tmp_path: Path) -> None:
+    (tmp_path / "digest.txt.j2").write_text(
+        "{% for item in items %}{{ item.change_text }}{% endfor %}"
+    )
+    (tmp_path / "digest.html.j2").write_text(
+        "{% for item in items %}{{ item.change_html }}"
+        "{% for p in item.change.passages %}|{{ p.pieces|length }}{% endfor %}{% endfor %}"
+    )
+    before = record(answer=text("<p>There are 1,000 specialists.</p>"))
+    after = corrected(answer=text("<p>There are 10,000 specialists.</p>"))
+    message = render(
+        one(Event(EventType.CORRECTED, after, previous=before)), Renderer(str(tmp_path))
+    )
+    assert message.text == "There are [-1,000-] {+10,000+} specialists."
+    # change_html is markup, not escaped a second time
+    assert message.html.startswith('<p style="margin:0 0 8px 0;">There are <del style=')
+    assert message.html.endswith("</p>|4")  # same, removed, added, same
 
 
 def test_holding_answer_and_its_replacement_are_flagged() -> None:

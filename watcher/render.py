@@ -3,8 +3,11 @@
 Templates are looked up by name in the user's folder first (``templates:`` in the config), then
 among the built-in ones in ``watcher/templates``: ``subject.txt.j2``, ``digest.txt.j2`` and
 ``digest.html.j2``. HTML templates autoescape; the only strings marked safe are the sanitised
-HTML blocks of a record (``model.Text.html``) after highlighting and headings we escape and
-highlight here. Highlights are ``<mark>...</mark>`` in HTML and ``[[...]]`` in plain text.
+HTML blocks of a record (``model.Text.html``) after highlighting, and what we build here from
+escaped pieces (headings, the changes of a correction). Highlights are ``<mark>...</mark>`` in
+HTML and ``[[...]]`` in plain text. A correction's changed words (``watcher.changes``) are
+``<del>``/``<ins>`` with inline styles in HTML (mail clients drop ``<style>``; strike-through
+and underline survive where colour does not) and ``[-...-]``/``{+...+}`` in plain text.
 
 What each item says is prepared here as an ``ItemView`` so templates stay declarative; the raw
 ``event`` and ``record`` are there too for templates that want more. Sending is left to
@@ -22,6 +25,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup, escape
 
+from watcher.changes import Change, Kind, changes, words
 from watcher.config import Subscription
 from watcher.errors import ConfigError
 from watcher.match import explain
@@ -38,7 +42,13 @@ from watcher.model import (
     Status,
     Text,
 )
-from watcher.text import highlight_html, highlight_text, strip_control
+from watcher.text import (
+    highlight_html,
+    highlight_text,
+    mark_change_html,
+    mark_change_text,
+    strip_control,
+)
 
 # The built-in templates, which ``watcher templates export`` writes out for editing.
 TEMPLATES = ("subject.txt.j2", "digest.txt.j2", "digest.html.j2")
@@ -47,6 +57,12 @@ LICENCE_URL = (
     "https://www.parliament.uk/site-information/copyright-parliament/open-parliament-licence/"
 )
 TEXT_MARKS = ("[[", "]]")
+TEXT_CHANGE_MARKS = {Kind.REMOVED: ("[-", "-]"), Kind.ADDED: ("{+", "+}")}
+CHANGE_STYLES = {
+    Kind.REMOVED: "background-color:#fde2e1;color:#8a1f17;text-decoration:line-through;",
+    Kind.ADDED: "background-color:#d7f0dd;color:#0b5d2b;text-decoration:underline;",
+}
+CHANGE_KEY_TEXT = "[-removed words-] {+added words+}"
 MAX_SUBJECT = 200
 
 _MONTHS = (
@@ -115,6 +131,9 @@ class ItemView:
     answer_text: str | None
     old_answer_html: Markup | None  # corrections: the answer as it stood before
     old_answer_text: str | None
+    change: Change | None  # corrections: the changed passages of the answer, when words changed
+    change_html: Markup | None  # those passages, one <p> each, with <del>/<ins>
+    change_text: str | None  # those passages with [-...-]/{+...+}, a blank line between them
     dates: tuple[tuple[str, str], ...]  # (label, "15 January 2024")
     flags: tuple[Flag, ...]
     grouped: tuple[str, ...]  # "UIN 8603 (tabled 8 January 2024)"
@@ -223,6 +242,8 @@ class Renderer:
             "timezone": tz.key,
             "licence": LICENCE,
             "licence_url": LICENCE_URL,
+            "change_key_text": CHANGE_KEY_TEXT,
+            "change_key_html": _change_key_html(),
         }
         subject = _one_line(self._render("subject.txt.j2", context), MAX_SUBJECT)
         context["subject"] = subject
@@ -284,6 +305,7 @@ def _view(item: DigestItem) -> ItemView:
     event, r = item.event, item.event.record
     label, noun, plural = _LABELS.get(event.type, (event.type.value.title(), "update", "updates"))
     old = _old_answer(event)
+    change = changes(old.plain, r.answer.plain if r.answer else "") if old else None
     return ItemView(
         event=event,
         record=r,
@@ -303,8 +325,11 @@ def _view(item: DigestItem) -> ItemView:
         answer_text=_mark_text(r.answer, _spans(item.hits, "answer")),
         old_answer_html=_mark_html(old, []),
         old_answer_text=old.plain if old else None,
+        change=change,
+        change_html=_change_html(change),
+        change_text=mark_change_text(change, TEXT_CHANGE_MARKS) if change else None,
         dates=_dates(r),
-        flags=_flags(event),
+        flags=_flags(event, old, change),
         grouped=tuple(
             f"UIN {g.uin}" + (f" (tabled {long_date(g.date_tabled)})" if g.date_tabled else "")
             for g in r.grouped
@@ -359,11 +384,33 @@ def _mark_text(block: Text | None, spans: list[tuple[int, int]]) -> str | None:
 
 
 def _old_answer(event: Event) -> Text | None:
+    """The answer before a correction: the stored version, else the source's original.
+
+    Of the two, the first whose words differ from the corrected answer: the version stored
+    last may already hold the corrected words when only the flag or the date came later.
+    """
     if event.type != EventType.CORRECTED:
         return None
-    if event.previous is not None and event.previous.answer is not None:
-        return event.previous.answer
-    return event.record.original_answer
+    stored = event.previous.answer if event.previous is not None else None
+    known = [t for t in (stored, event.record.original_answer) if t and t.plain.strip()]
+    new = words(event.record.answer.plain if event.record.answer else "")
+    return next((t for t in known if words(t.plain) != new), known[0] if known else None)
+
+
+def _change_html(change: Change | None) -> Markup | None:
+    if change is None:
+        return None
+    # mark_change_html escapes every piece of source text and adds only <p>, <br> and
+    # <del>/<ins> with our styles.
+    return Markup(mark_change_html(change, CHANGE_STYLES))  # noqa: S704
+
+
+def _change_key_html() -> Markup:
+    removed, added = (
+        f'<{tag} style="{CHANGE_STYLES[kind]}">{kind.value} words</{tag}>'
+        for kind, tag in ((Kind.REMOVED, "del"), (Kind.ADDED, "ins"))
+    )
+    return Markup(f"{removed}, {added}")  # noqa: S704 - our own constants, no source text
 
 
 def _house(house: str | None) -> str | None:
@@ -390,7 +437,7 @@ def _dates(r: Record) -> tuple[tuple[str, str], ...]:
     return tuple((label, long_date(d)) for label, d in pairs if d is not None)
 
 
-def _flags(event: Event) -> tuple[Flag, ...]:
+def _flags(event: Event, old: Text | None, change: Change | None) -> tuple[Flag, ...]:
     r = event.record
     flags: list[Flag] = []
     if event.type == EventType.WITHDRAWN or r.status == Status.WITHDRAWN:
@@ -409,13 +456,22 @@ def _flags(event: Event) -> tuple[Flag, ...]:
     if event.type == EventType.CORRECTED:
         when = f" on {long_date(r.date_corrected)}" if r.date_corrected else ""
         who = f" by {_person(r.corrected_by)}" if r.corrected_by else ""
-        flags.append(
-            Flag(
-                "corrected",
-                f"Corrected{when}{who}: the answer as it stood before "
-                "and the corrected answer are both shown.",
+        if change is not None:
+            shown = (
+                "what changed is shown first, then the corrected answer and the answer before "
+                "the correction in full."
             )
-        )
+        elif old is not None:
+            shown = (
+                "the words of the answer are unchanged; the corrected answer and the answer "
+                "before the correction are both shown."
+            )
+        else:
+            shown = (
+                "the answer before the correction is not available, so what changed cannot be "
+                "shown."
+            )
+        flags.append(Flag("corrected", f"Corrected{when}{who}: {shown}"))
     if r.named_day and r.date_for_answer:
         flags.append(
             Flag("named_day", f"Named day question: due for answer {long_date(r.date_for_answer)}.")

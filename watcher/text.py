@@ -1,4 +1,5 @@
-"""HTML from sources, made safe, flattened to plain text, and highlighted again.
+"""HTML from sources, made safe, flattened to plain text, and highlighted again; the changed
+passages of a correction (``watcher.changes``) marked up for reading.
 
 ``html_to_text`` and ``highlight_html`` share one walk over the markup, so an offset into the
 plain text (which is what the matcher reports) lands on the same character in the HTML.
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import nh3
+
+from watcher.changes import Change, Kind, Passage, Piece
 
 _ALLOWED_TAGS = {
     "a",
@@ -243,3 +246,45 @@ def _marks(offsets: list[int | None], spans: list[tuple[int, int]]) -> list[int]
         if before and before == after:
             marks[i] = before
     return marks
+
+
+def mark_change_html(change: Change, styles: Mapping[Kind, str]) -> str:
+    """A change's passages as HTML, one ``<p>`` each: every piece of text escaped, removed
+    words in ``<del>`` and added ones in ``<ins>`` with the inline style ``styles`` gives them,
+    line breaks as ``<br>``, "…" where words of the line are left out."""
+
+    def piece(p: Piece) -> str:
+        body = _html_breaks(htmllib.escape(p.text, quote=False))
+        if p.kind is Kind.SAME:
+            return body
+        tag = "del" if p.kind is Kind.REMOVED else "ins"
+        style = htmllib.escape(styles.get(p.kind, ""))
+        return f'<{tag} style="{style}">{body}</{tag}>'
+
+    return "\n".join(
+        f'<p style="margin:0 0 8px 0;">{_passage(p, piece, _html_breaks)}</p>'
+        for p in change.passages
+    )
+
+
+def mark_change_text(change: Change, marks: Mapping[Kind, tuple[str, str]]) -> str:
+    """A change's passages as plain text, a blank line between them: removed and added words
+    wrapped in the ``marks`` given for their kind (``[-removed-]``, ``{+added+}``)."""
+
+    def piece(p: Piece) -> str:
+        before, after = marks.get(p.kind, ("", ""))
+        return f"{before}{p.text}{after}"
+
+    return "\n\n".join(_passage(p, piece, str) for p in change.passages)
+
+
+def _passage(passage: Passage, piece: Callable[[Piece], str], space: Callable[[str], str]) -> str:
+    out = ["…" if passage.opens_mid else ""]
+    for n, p in enumerate(passage.pieces):
+        out.append((space(p.space) if n else "") + piece(p))
+    out.append("…" if passage.closes_mid else "")
+    return "".join(out)
+
+
+def _html_breaks(text: str) -> str:
+    return text.replace("\n", "<br>")
