@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from watcher.demo import run_demo
 
-            return run_demo()
+            return run_demo(save=args.save)
         config = load(args.config or os.environ.get("WATCHER_CONFIG") or DEFAULT_CONFIG_PATH)
         if args.command == "check-config":
             return _check_config(config)
@@ -102,7 +102,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how old the last heartbeat may be (default 180)",
     )
-    commands.add_parser("demo", help="run the whole flow offline against recorded data")
+    demo = commands.add_parser("demo", help="run the whole flow offline against recorded data")
+    demo.add_argument(
+        "--save",
+        type=Path,
+        metavar="DIR",
+        help="write each email received as DIR/NAME.eml and its HTML part as DIR/NAME.html",
+    )
     _history_parsers(commands)
     return parser
 
