@@ -1,11 +1,21 @@
-# A small non-root image that runs `watcher run`.
+# A small non-root image that runs `watcher run`, with the exact dependency versions pinned
+# (with their hashes) in requirements.lock; scripts/lock regenerates that file.
 #   docker build -t watcher .
 #   docker run -v $PWD/config:/config:ro -v watcher-data:/data -e SMTP_HOST=... watcher
 FROM python:3.11-slim AS build
 WORKDIR /src
+# The locked dependencies get a layer of their own, so a code change does not reinstall them.
+# --require-hashes refuses any file whose hash the lock does not list and any dependency it
+# does not pin, so a build either installs exactly the lock or fails.
+COPY requirements.lock ./
+RUN python -m venv /opt/watcher \
+    && /opt/watcher/bin/pip install --no-cache-dir --disable-pip-version-check \
+        --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY watcher ./watcher
-RUN python -m venv /opt/watcher && /opt/watcher/bin/pip install --no-cache-dir .
+# The package itself adds nothing: pip check fails the build if the lock does not satisfy it.
+RUN /opt/watcher/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps . \
+    && /opt/watcher/bin/pip check
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --no-create-home --home-dir /data watcher \

@@ -1,6 +1,7 @@
-"""The Dockerfile, as far as it can be tested without a container engine: its install step runs
-in a fresh virtualenv, and its command runs with the image's environment variables, with the
-image's paths (/opt/watcher, /config, /data) placed under a temporary root."""
+"""The Dockerfile, as far as it can be tested without a container engine: its build stage runs
+step by step into a fresh virtualenv (which must then hold exactly requirements.lock and the
+package), and its command runs with the image's environment variables, with the image's paths
+(/opt/watcher, /config, /data) placed under a temporary root."""
 
 from __future__ import annotations
 
@@ -11,15 +12,23 @@ import shutil
 import signal
 import subprocess
 import time
+import tomllib
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+from locking import LOCK, read_lock
+from packaging.utils import canonicalize_name
 
 from watcher.testing.fakeapi import FakeParliamentAPI
 
 ROOT = Path(__file__).resolve().parents[1]
+VENV_SEEDS = {"pip", "setuptools"}  # what `python -m venv` installs by itself
+LIST_DISTRIBUTIONS = (
+    "import importlib.metadata as m, json; "
+    "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))"
+)
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -32,6 +41,10 @@ def instructions() -> list[tuple[str, str]]:
             word, _, rest = line.partition(" ")
             out.append((word.upper(), rest.strip()))
     return out
+
+
+def version_of_pyproject() -> str:
+    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
 
 
 def final_stage() -> list[tuple[str, str]]:
@@ -76,10 +89,13 @@ def test_image_installs_and_runs_its_command_with_its_environment(
     assert ("USER", "watcher") in final, "the image must not run as root"
     assert any(w == "HEALTHCHECK" for w, _ in final)
 
-    # The build stage: COPY what it copies, then RUN its install command with /opt mapped.
+    # The build stage, step by step: COPY what it copies, RUN what it runs, with /opt mapped.
     src = tmp_path / "src"
     src.mkdir()
     build_stage = steps[: len(steps) - len(final)]
+    runs = [rest for word, rest in build_stage if word == "RUN"]
+    assert any("--require-hashes -r requirements.lock" in run for run in runs)
+    assert any("--no-deps ." in run and "pip check" in run for run in runs)
     for word, rest in build_stage:
         if word == "COPY":
             *sources, dest = rest.split()
@@ -89,12 +105,32 @@ def test_image_installs_and_runs_its_command_with_its_environment(
                     shutil.copytree(path, src / dest, ignore=shutil.ignore_patterns("__pycache__"))
                 else:
                     shutil.copy(path, src / name)
-    [install] = [rest for word, rest in steps if word == "RUN" and "pip install" in rest]
-    install = install.replace("/opt/", f"{tmp_path}/opt/")
-    built = subprocess.run(
-        ["sh", "-c", install], cwd=src, capture_output=True, text=True, check=False, timeout=600
+        elif word == "RUN":
+            command = rest.replace("/opt/", f"{tmp_path}/opt/")
+            done = subprocess.run(
+                ["sh", "-c", command],
+                cwd=src,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=600,
+            )
+            assert done.returncode == 0, f"RUN {rest}\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+
+    # The venv holds exactly the lock's versions, the package and what venv itself seeds.
+    listed = subprocess.run(
+        [f"{tmp_path}/opt/watcher/bin/python", "-c", LIST_DISTRIBUTIONS],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
-    assert built.returncode == 0, built.stderr[-2000:]
+    versions = {canonicalize_name(k): v for k, v in json.loads(listed.stdout).items()}
+    assert versions.pop("watcher") == version_of_pyproject()
+    pins = read_lock(LOCK.read_text(encoding="utf-8"))
+    for seeded in VENV_SEEDS - pins.keys():
+        versions.pop(seeded, None)
+    assert versions == {name: str(pin.version) for name, pin in pins.items()}
 
     # The final stage: its environment, a mounted config, and the data volume.
     env = env_of(final, tmp_path)

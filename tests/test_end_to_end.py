@@ -3,7 +3,6 @@ local HTTP server serving recorded API responses and a local SMTP server."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -295,17 +294,3 @@ def test_invalid_query_exits_2_with_its_position(
     assert "rules[0].query" in result.stderr
     assert "position 0" in result.stderr
     assert str(config) in result.stderr
-
-
-def test_demo_runs_offline_and_prints_the_digest() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "watcher", "demo"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={**os.environ, "WATCHER_CONFIG": "/nonexistent"},
-    )
-    assert result.returncode == 0, result.stderr
-    assert "SEND workforce" in result.stdout
-    assert SEED_LINK in result.stdout

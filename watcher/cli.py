@@ -84,7 +84,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command == "demo":
             from watcher.demo import run_demo
 
-            return run_demo()
+            return run_demo(save=args.save)
         if args.command == "templates":
             return _templates(args)
         loaded = read(config_path)
@@ -182,7 +182,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how old the last heartbeat may be (default 180)",
     )
-    command("demo", "run the whole flow offline against recorded data")
+    demo = command("demo", "run the whole flow offline against recorded data")
+    demo.add_argument(
+        "--save",
+        type=Path,
+        metavar="DIR",
+        help="write each email received as DIR/NAME.eml and its HTML part as DIR/NAME.html",
+    )
     templates = command("templates", "the built-in digest templates")
     actions = templates.add_subparsers(dest="action", required=True, metavar="ACTION")
     export = actions.add_parser(

@@ -6,16 +6,22 @@ misbehave (``fail``, ``garbage``, ``hang``) so the client's retries and the sour
 handling are tested over a real socket. It keeps a log of what it served (``requests``).
 
 It imitates only what the watcher relies on; it is not a model of the whole API.
+
+``python -m watcher.testing.fakeapi [--host 127.0.0.1] [--port 8765]`` serves the fixtures on
+their own until Ctrl-C or SIGTERM, so every ``watcher`` command can be tried offline.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import hashlib
 import json
+import signal
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -466,3 +472,74 @@ def _handler_for(api: FakeParliamentAPI) -> type[BaseHTTPRequestHandler]:
             pass  # the requests list is the log
 
     return Handler
+
+
+# --- serving the fixtures on their own -------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m watcher.testing.fakeapi",
+        description="Serve the recorded Written Questions API fixtures until Ctrl-C or SIGTERM.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=8765, help="port to listen on (8765; 0 picks a free one)"
+    )
+    args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: a port is 0 to 65535")
+    # SIGTERM (docker stop, kill) ends the server the way Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    api = FakeParliamentAPI.with_fixtures(host=args.host, port=args.port)
+    try:
+        try:
+            api.start()
+        except OSError as exc:
+            print(
+                f"fakeapi: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+                file=sys.stderr,
+            )
+            return 1
+        print(_banner(api), flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.stop()
+    print("fakeapi: stopped", file=sys.stderr)
+    return 0
+
+
+def _banner(api: FakeParliamentAPI) -> str:
+    held = api.questions
+    fields = ("dateTabled", "dateAnswered", "dateHoldingAnswer", "dateAnswerCorrected")
+    days = sorted(v[f][:10] for v in held.values() for f in fields if v.get(f))
+    first, last = days[0], days[-1]
+    example = next((v for v in held.values() if v["uin"] == "8602"), next(iter(held.values())))
+    url = api.base_url
+    return f"""\
+Fake Written Questions API at {url}
+serving {len(held)} recorded and synthetic questions (watcher/testing/data/README.md says
+which), tabled or answered from {first} to {last}
+  list:   {url}{LIST_PATH}?answeredWhenFrom={first}&take=5
+  detail: {url}{LIST_PATH}/{example["id"]}
+
+Paste this source into a config, e.g. config/watcher.yaml, in place of its sources:
+
+sources:
+  - id: written-questions
+    kind: parliament_written_questions
+    base_url: {url}
+    max_per_second: 20    # a local server; the default of 4 is for the real API
+
+The answers are older than the look-back window, so give the commands a date:
+  watcher run --once --since {first}
+  watcher backfill --since {first} --until {last}
+  watcher test-rule '"SEND workforce"'
+Ctrl-C stops the server."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

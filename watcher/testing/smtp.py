@@ -32,6 +32,7 @@ class Received:
     rcpt_tos: tuple[str, ...]
     message: EmailMessage
     login: str | None  # the user that authenticated, if any
+    raw: bytes = b""  # the message as the DATA command carried it (dot-unstuffed, CRLF lines)
 
 
 class _PortZeroController(Controller):
@@ -193,6 +194,7 @@ class _Handler:
                 rcpt_tos=tuple(envelope.rcpt_tos),
                 message=parsed,
                 login=login,
+                raw=bytes(envelope.original_content),
             )
         )
         return "250 Message accepted for delivery"
