@@ -4,6 +4,7 @@ Store fixtures: ``store_url`` and ``store`` run a test once per backend. SQLite 
 test's tmp_path; PostgreSQL needs ``WATCHER_TEST_POSTGRES_URL`` (for example
 ``postgresql://postgres@127.0.0.1:5432/test``) and is skipped without it. Each PostgreSQL test
 gets a schema of its own, dropped afterwards, so tests never see each other's rows.
+``another_store_url`` is a second empty store on the same backend, for comparing two.
 
 ``api``: a local copy of the Written Questions API serving the recorded fixtures.
 """
@@ -32,8 +33,22 @@ def store_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The URL of an empty store (not migrated), on each backend in turn."""
-    if request.param == "sqlite":
-        # A directory that does not exist yet: open_store must create it.
+    with _empty_store(request.param, tmp_path_factory) as url:
+        yield url
+
+
+@pytest.fixture
+def another_store_url(store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second empty store on the same backend as ``store_url``."""
+    backend = "sqlite" if store_url.startswith("sqlite") else "postgres"
+    with _empty_store(backend, tmp_path_factory) as url:
+        yield url
+
+
+@contextmanager
+def _empty_store(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if backend == "sqlite":
+        # A directory that does not exist yet: migrate must create it.
         yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'data' / 'watcher.db'}"
         return
     with _postgres_schema() as url:

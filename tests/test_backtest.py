@@ -23,7 +23,6 @@ from watcher.match import Document, match_document, parse
 from watcher.model import Record, Status, Text
 from watcher.sources import open_source
 from watcher.store import Store, open_store
-from watcher.store.engine import store_engine
 from watcher.testing.fakeapi import FakeParliamentAPI
 
 AT = datetime(2024, 2, 1, 12, 0, tzinfo=UTC)
@@ -237,27 +236,6 @@ def test_the_index_follows_the_current_version(store: Store) -> None:
     store.commit_records(SRC, [(first, "v1")], AT)
     assert backtest.search(store, parse("tribunal")).matched == ()
     assert store.current(SRC, ["k1"])["k1"] == second
-
-
-def test_the_migration_indexes_records_stored_before_it(store_url: str) -> None:
-    store = open_store(store_url)
-    try:
-        store.migrate()
-        store.commit_records(SRC, [(r, "listed") for r in SYNTHETIC[:4]], AT)
-        # Back to a database from before the index: no index table, version 2 not applied.
-        engine = store_engine(store_url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP TABLE IF EXISTS record_words_fts")
-            conn.exec_driver_sql("DROP TABLE record_words")
-            conn.exec_driver_sql("DELETE FROM schema_migrations WHERE version = 2")
-        engine.dispose()
-
-        store.migrate()
-        result = backtest.search(store, parse("SEND"))
-        assert [c.key for c in result.matched] == ["s2"]
-        assert result.candidates == 2  # s1 ("send") and s2 ("SEND"): the index is whole again
-    finally:
-        store.close()
 
 
 # --- figures, plain values ---------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -13,8 +17,9 @@ from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import make_url
 
-from watcher.errors import StoreError
+from watcher.errors import StoreError, StoreUnavailableError
 from watcher.model import Event, EventType, Hit, Match, Record, Status, Text
 from watcher.store import (
     Delivery,
@@ -25,7 +30,7 @@ from watcher.store import (
     open_store,
 )
 from watcher.store import schema as tables
-from watcher.store.engine import store_engine
+from watcher.store.engine import sqlite_directory, store_engine
 from watcher.store.migrations import MIGRATIONS
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -159,11 +164,13 @@ def test_migrations_build_the_schema_the_code_queries(store: Store, store_url: s
 
 
 def test_an_unmigrated_store_raises_store_error(store_url: str) -> None:
+    sqlite_directory(make_url(store_url))  # reachable: only the tables are missing
     s = open_store(store_url)
     try:
         with pytest.raises(StoreError) as info:
             s.source_state(SRC)
         assert info.value.__cause__ is not None
+        assert not isinstance(info.value, StoreUnavailableError)
     finally:
         s.close()
 
@@ -516,3 +523,223 @@ def test_in_memory_sqlite_is_one_database_for_every_thread() -> None:
 def test_an_unusable_url_raises_store_error(url: str) -> None:
     with pytest.raises(StoreError):
         open_store(url)
+
+
+# --- a store that cannot be reached -----------------------------------------------------------
+
+# Every method of the Store protocol, called as a caller would.
+CALLS: dict[str, Callable[[Store], object]] = {
+    "migrate": lambda s: s.migrate(),
+    "schema_status": lambda s: s.schema_status(),
+    "source_state": lambda s: s.source_state(SRC),
+    "source_states": lambda s: s.source_states(),
+    "lease": lambda s: s.lease(SRC, "a", until=at(10), now=at(0)),
+    "release": lambda s: s.release(SRC, "a"),
+    "listed_fingerprints": lambda s: s.listed_fingerprints(SRC, ["1"]),
+    "current": lambda s: s.current(SRC, ["1"]),
+    "commit": lambda s: s.commit(poll(at(0), [ev(rec())])),
+    "record_error": lambda s: s.record_error(SRC, "timeout", at(0)),
+    "commit_records": lambda s: s.commit_records(SRC, [(rec(), "l")], at(0)),
+    "candidates": lambda s: s.candidates(None),
+    "match_inputs": lambda s: s.match_inputs(SRC, ["1"]),
+    "pending": lambda s: s.pending("alice", at(0)),
+    "create_delivery": lambda s: s.create_delivery("alice", "k", [1], at(0), at(0)),
+    "unsent_deliveries": lambda s: s.unsent_deliveries("alice", at(0)),
+    "delivery_items": lambda s: s.delivery_items(1),
+    "mark_sent": lambda s: s.mark_sent(1, at(0)),
+    "mark_failed": lambda s: s.mark_failed(1, "x", at(0), at(1)),
+    "failed_deliveries": lambda s: s.failed_deliveries(),
+}
+PASSWORD = "s3cret-pw"
+POSTGRES_ENV = "WATCHER_TEST_POSTGRES_URL"
+
+
+def test_every_store_method_is_called_below() -> None:
+    methods = {name for name in vars(Store) if not name.startswith("_")} - {"close"}
+    assert methods == set(CALLS), "add the new method to CALLS"
+
+
+def closed_port() -> int:
+    """A local port nothing listens on: bound, then closed."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def assert_unavailable(call: Callable[[], object], message: str) -> StoreUnavailableError:
+    with pytest.raises(StoreUnavailableError) as info:
+        call()
+    assert str(info.value) == message
+    return info.value
+
+
+@pytest.mark.parametrize("method", sorted(CALLS))
+def test_a_refused_connection_is_unavailable_in_one_line_without_the_password(
+    method: str,
+) -> None:
+    port = closed_port()
+    s = open_store(f"postgresql://watcher:{PASSWORD}@127.0.0.1:{port}/watcher?connect_timeout=2")
+    try:
+        error = assert_unavailable(
+            partial(CALLS[method], s),
+            f'connection to server at "127.0.0.1", port {port} failed: Connection refused',
+        )
+        assert error.__cause__ is not None
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("method", sorted(CALLS))
+def test_an_sqlite_path_under_a_regular_file_is_unavailable(tmp_path: Path, method: str) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    path = tmp_path / "file" / "data" / "watcher.db"
+    s = open_store(f"sqlite:///{path}")
+    try:
+        if method == "migrate":
+            expected = (
+                f"cannot create directory {path.parent} for the SQLite store: Not a directory"
+            )
+        else:
+            expected = f"cannot create the SQLite store {path}: Not a directory"
+        assert_unavailable(partial(CALLS[method], s), expected)
+    finally:
+        s.close()
+
+
+def test_open_store_touches_neither_the_disk_nor_the_network(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "watcher.db"
+    s = open_store(f"sqlite:///{path}")
+    s.close()
+    assert list(tmp_path.iterdir()) == []
+    s = open_store(f"postgresql://u@127.0.0.1:{closed_port()}/db")  # connects only when used
+    s.close()
+    s = open_store(f"sqlite:///{path}")
+    try:
+        s.migrate()  # the first write creates the directory and the file
+        assert path.is_file()
+    finally:
+        s.close()
+
+
+def test_a_server_that_never_answers_times_out() -> None:
+    with socket.socket() as listener:  # accepts connections (the kernel does), answers nothing
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        s = open_store(f"postgresql://u:{PASSWORD}@127.0.0.1:{port}/db?connect_timeout=1")
+        try:
+            assert_unavailable(s.schema_status, "connection timeout expired")
+        finally:
+            s.close()
+
+
+def test_an_unknown_host_is_unavailable() -> None:
+    s = open_store(f"postgresql://u:{PASSWORD}@watcher-no-such-host.invalid/db?connect_timeout=2")
+    try:
+        with pytest.raises(StoreUnavailableError) as info:
+            s.migrate()
+        message = str(info.value)
+        assert message.startswith("failed to resolve host 'watcher-no-such-host.invalid'")
+        assert "\n" not in message
+        assert PASSWORD not in message
+    finally:
+        s.close()
+
+
+def _postgres(**changes: str) -> tuple[str, str]:
+    """The test server's URL with ``changes`` (and a password), and its 'host, port' part of
+    libpq's messages."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set (PostgreSQL store tests need it)")
+    url = make_url(base).set(password=PASSWORD, **changes)  # type: ignore[arg-type]
+    return url.render_as_string(hide_password=False), (
+        f'connection to server at "{url.host}", port {url.port or 5432} failed'
+    )
+
+
+@pytest.mark.postgres
+def test_a_database_that_does_not_exist_is_unavailable() -> None:
+    url, server = _postgres(database="watcher_no_such_database")
+    s = open_store(url)
+    try:
+        assert_unavailable(
+            s.migrate, f'{server}: FATAL:  database "watcher_no_such_database" does not exist'
+        )
+    finally:
+        s.close()
+
+
+@pytest.mark.postgres
+def test_a_user_the_server_refuses_is_unavailable() -> None:
+    url, server = _postgres(username="watcher_no_such_role")
+    s = open_store(url)
+    try:
+        with pytest.raises(StoreUnavailableError) as info:
+            s.source_states()
+        message = str(info.value)
+        # "role ... does not exist" under trust authentication, "password authentication
+        # failed" under password authentication: either way the server said no, at once.
+        assert message.startswith(f"{server}: FATAL:  ")
+        assert "watcher_no_such_role" in message
+        assert PASSWORD not in message
+    finally:
+        s.close()
+
+
+def test_an_sqlite_path_that_is_a_directory_is_unavailable(tmp_path: Path) -> None:
+    s = open_store(f"sqlite:///{tmp_path}")
+    try:
+        for call in (s.migrate, s.schema_status, s.source_states):
+            assert_unavailable(call, f"cannot open the SQLite store {tmp_path}: Is a directory")
+    finally:
+        s.close()
+
+
+def test_a_file_that_is_not_an_sqlite_database_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "watcher.db"
+    path.write_text("watcher: not a database\n" * 100)
+    s = open_store(f"sqlite:///{path}")
+    try:
+        for call in (s.migrate, s.schema_status, s.source_states):
+            assert_unavailable(call, f"cannot open the SQLite store {path}: file is not a database")
+        assert path.read_text() == "watcher: not a database\n" * 100
+    finally:
+        s.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux's /proc")
+def test_an_sqlite_directory_that_cannot_be_created_is_unavailable() -> None:
+    # Even root cannot create a directory in /proc.
+    s = open_store("sqlite:////proc/watcher-test/watcher.db")
+    try:
+        assert_unavailable(
+            s.migrate,
+            "cannot create directory /proc/watcher-test for the SQLite store: "
+            "No such file or directory",
+        )
+    finally:
+        s.close()
+
+
+def test_an_sqlite_file_that_cannot_be_written_is_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "watcher.db"
+    s = open_store(f"sqlite:///{path}")
+    s.migrate()
+    s.close()
+    # Root writes through permissions; an immutable file refuses even root.
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False).returncode:
+        pytest.skip("chattr +i is not available here")
+    s = open_store(f"sqlite:///{path}")
+    try:
+        assert s.source_states() == []  # reading still works
+        assert_unavailable(
+            partial(s.record_error, SRC, "x", at(0)),
+            f"cannot write the SQLite store {path}: Operation not permitted",
+        )
+        assert_unavailable(
+            s.schema_status, f"cannot open the SQLite store {path}: Operation not permitted"
+        )
+    finally:
+        s.close()
+        subprocess.run(["chattr", "-i", str(path)], check=True)

@@ -8,6 +8,10 @@
     │   ├── FetchError         the network or the server failed (timeouts, 5xx, 429 after retries)
     │   └── ParseError         the server answered with something we cannot read
     ├── StoreError             the database failed
+    │   └── StoreUnavailableError
+    │                          it cannot be reached or opened: refused, unknown host, timeout,
+    │                          authentication, no such database, too many connections, shutting
+    │                          down; an SQLite file or directory that cannot be made or written
     └── DeliveryError          a channel could not deliver; the digest stays unsent
 """
 
@@ -62,7 +66,10 @@ class StoreError(WatcherError):
 
 
 class StoreUnavailableError(StoreError):
-    """The database cannot be reached or opened."""
+    """The database cannot be reached or opened: nothing was read or written. Worth waiting for
+    (a database that starts after the service) or fixing in the configuration; never a fault in
+    the data. ``str()`` is one line, the reason as the driver or the OS states it (for SQLite
+    with the path), without the store URL: callers prefix it, redacted."""
 
 
 class DeliveryError(WatcherError):

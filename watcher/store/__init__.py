@@ -1,10 +1,17 @@
 """The store: the only shared state, where the polling and sending halves meet.
 
 ``open_store(url)`` gives a ``Store`` (the contract is in ``base``) for ``sqlite:///path`` (the
-default; one process or a few on one machine) or ``postgresql://...`` (several replicas). It does
-not create tables: call ``store.migrate()`` once at start, as every command does. All SQL lives in
-this package: ``schema`` (tables), ``migrations``, ``engine`` (per-backend set-up), ``queries`` and
-``sql`` (the implementation), ``records`` (writing records), ``fulltext`` (the search index).
+default; one process or a few on one machine) or ``postgresql://...`` (several replicas). It
+touches neither the disk nor the network, and does not create tables: call ``store.migrate()``
+once at start, as every command does (it creates an SQLite file's directory, then the schema).
+``store.schema_status()`` says, without changing anything, what ``migrate`` would do. A database
+that cannot be reached or opened raises ``StoreUnavailableError`` (a ``StoreError``) from any
+method, with a one-line reason.
+
+All SQL lives in this package: ``schema`` (today's tables), ``migrations`` and ``history`` (the
+frozen steps from nothing to today), ``engine`` (per-backend set-up), ``queries`` and ``sql``
+(the implementation), ``records`` (writing records), ``fulltext`` (the search index),
+``failures`` (database errors as ours), ``status`` (the read-only look at the schema).
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ from watcher.store.base import (
     LedgerEntry,
     MatchInput,
     PendingItem,
+    PendingMigration,
     PollOutcome,
+    SchemaStatus,
     SearchWord,
     SourceState,
     Store,
@@ -31,7 +40,9 @@ __all__ = [
     "LedgerEntry",
     "MatchInput",
     "PendingItem",
+    "PendingMigration",
     "PollOutcome",
+    "SchemaStatus",
     "SearchWord",
     "SourceState",
     "SqlStore",
@@ -41,5 +52,6 @@ __all__ = [
 
 
 def open_store(url: str) -> Store:
-    """A store on ``url``. Raises ``StoreError`` for a URL it cannot use; connects lazily."""
+    """A store on ``url``. Raises ``StoreError`` for a URL it cannot use; connects lazily and
+    creates nothing until ``migrate``."""
     return SqlStore(store_engine(url))

@@ -17,7 +17,14 @@ Contract for every implementation (SQLite and PostgreSQL run the same conformanc
 - ``match_inputs`` gives exactly the values the decoded current record gives the matcher
   (``Record.fields()`` and the metadata), so a backtest decides on the document a poll would.
 - Times are timezone-aware UTC datetimes in and out.
-- Database failures raise ``StoreError``.
+- Database failures raise ``StoreError``; every method (``migrate`` and ``schema_status``
+  included) raises its subclass ``StoreUnavailableError`` when the database cannot be reached
+  or opened (refused, unknown host, timeout, authentication, no such database, too many
+  connections, shutting down; an SQLite file or directory that cannot be created, opened or
+  written), with a one-line message: the driver's or the OS's reason, never SQL or a password,
+  and not the URL, which the caller adds.
+- ``open_store`` touches neither the disk nor the network; ``migrate`` is the first write (it
+  creates an SQLite file's directory), and ``schema_status`` only reads.
 """
 
 from __future__ import annotations
@@ -91,6 +98,25 @@ class Delivery:
     sent: datetime | None = None
 
 
+class PendingMigration(NamedTuple):
+    version: int
+    name: str
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """What ``migrate`` would do to a store, seen without changing it."""
+
+    exists: bool  # False: an SQLite file not created yet (PostgreSQL: the database must exist)
+    applied: tuple[int, ...] = ()  # the versions applied, ascending
+    pending: tuple[PendingMigration, ...] = ()  # what ``migrate`` would apply, in order
+    unknown: tuple[int, ...] = ()  # applied versions this release does not know (a newer one's)
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending
+
+
 # Joins two folded words that stand next to each other in one field into one searchable word
 # ("send_workforce"): folded words never contain it.
 PAIR = "_"
@@ -139,6 +165,11 @@ class MatchInput(NamedTuple):
 class Store(Protocol):
     def migrate(self) -> None:
         """Create or upgrade the schema. Safe to call on every start, from several replicas."""
+        ...
+
+    def schema_status(self) -> SchemaStatus:
+        """The schema as it is, and the migrations ``migrate`` would apply; creates and changes
+        nothing (a missing SQLite file stays missing: a new store, every migration pending)."""
         ...
 
     def close(self) -> None: ...

@@ -1,11 +1,12 @@
 """Engines for the two backends, from a store URL.
 
-SQLite (the default, one file beside the data): the parent directory is created; every connection
-runs in WAL mode with foreign keys on and a busy timeout, and write transactions begin with
-``BEGIN IMMEDIATE`` so two writers queue for the lock instead of failing half-way through (a
-deferred transaction that reads and then writes cannot wait for the lock). Connections opened
-with ``READ_ONLY`` begin deferred, so reads never wait for a writer. ``sqlite://`` (in memory,
-for tests and demos) is one database for the whole process, used by one thread at a time.
+SQLite (the default, one file beside the data): building the engine touches nothing (``migrate``
+creates the file's directory, with ``sqlite_directory``); every connection runs in WAL mode with
+foreign keys on and a busy timeout, and write transactions begin with ``BEGIN IMMEDIATE`` so two
+writers queue for the lock instead of failing half-way through (a deferred transaction that reads
+and then writes cannot wait for the lock). Connections opened with ``READ_ONLY`` begin deferred,
+so reads never wait for a writer. ``sqlite://`` (in memory, for tests and demos) is one database
+for the whole process, used by one thread at a time.
 
 PostgreSQL (for replicas): ``postgresql://`` URLs use the psycopg 3 driver; connections are
 checked before use, since a replica outlives database restarts.
@@ -13,6 +14,8 @@ checked before use, since a replica outlives database restarts.
 
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -23,7 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import QueuePool
 
-from watcher.errors import StoreError
+from watcher.errors import StoreError, StoreUnavailableError
 
 # An execution option: ``conn.execution_options(**READ_ONLY)`` before ``conn.begin()``.
 READ_ONLY = {"watcher_read_only": True}
@@ -64,11 +67,6 @@ def _sqlite(url: URL) -> Engine:
             connect_args={"check_same_thread": False},
         )
     else:
-        if not database.startswith("file:"):
-            try:
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the directory for {database}: {exc}") from exc
         engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
@@ -93,6 +91,37 @@ def _sqlite(url: URL) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of an SQLite store, as SQLite opens it (relative to the working directory);
+    None for any other store, an in-memory one, or a ``file:`` URI."""
+    database = url.database or ""
+    if (
+        url.get_backend_name() != "sqlite"
+        or database in ("", ":memory:")
+        or database.startswith("file:")
+        or url.query.get("mode") == "memory"
+    ):
+        return None
+    return Path(os.path.abspath(database))
+
+
+def sqlite_directory(url: URL) -> None:
+    """Create the directory of an SQLite store's file if it is missing (nothing for any other
+    store). Raises ``StoreUnavailableError`` naming it and the OS's reason."""
+    path = sqlite_file(url)
+    if path is None:
+        return
+    directory = path.parent
+    try:
+        if directory.exists() and not directory.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreUnavailableError(
+            f"cannot create directory {directory} for the SQLite store: {exc.strerror or exc}"
+        ) from exc
 
 
 def _enable_wal(cursor: Any) -> None:

@@ -17,7 +17,7 @@ token; on PostgreSQL a GIN-indexed tsvector built by ``array_to_tsvector`` from 
 verbatim and queried with a tsquery cast from text: no parser, no stemming, no stop words.
 
 ``update`` runs inside the transaction of every commit that writes ``record``, so the index
-always describes it; ``fill`` builds it for a database that predates it (a migration).
+always describes it; migration 2 (``history.v2``) built it for the records stored before it.
 
 ``match_inputs`` reads what confirming a candidate needs (``base.MatchInput``): the three plain
 text fields and the metadata, picked out of the record's JSON without building a ``Record``.
@@ -109,40 +109,6 @@ def update(conn: Connection, records: Iterable[tuple[Record, str]]) -> int:
                 if offered == fingerprint:
                     rows.append(_row(r, fingerprint, first_seen.date()))
     return _upsert(conn, rows)
-
-
-def fill(conn: Connection) -> int:
-    """Index every record that has no index row or an outdated one; how many were indexed."""
-    indexed = record_words.alias("indexed")
-    stale = (
-        select(record.c.source, record.c.key)
-        .select_from(
-            record.outerjoin(
-                indexed,
-                (indexed.c.source == record.c.source) & (indexed.c.key == record.c.key),
-            )
-        )
-        .where(indexed.c.id.is_(None) | (indexed.c.fingerprint != record.c.fingerprint))
-    )
-    by_source: dict[str, list[str]] = {}
-    for source, key in conn.execute(stale).all():
-        by_source.setdefault(source, []).append(key)
-    done = 0
-    for source, keys in by_source.items():
-        for chunk in queries.chunks(sorted(keys)):
-            rows = conn.execute(
-                select(record.c.fingerprint, record.c.data, record.c.first_seen).where(
-                    record.c.source == source, record.c.key.in_(chunk)
-                )
-            ).all()
-            done += _upsert(
-                conn,
-                [
-                    _row(queries.record_of(data), fingerprint, first_seen.date())
-                    for fingerprint, data, first_seen in rows
-                ],
-            )
-    return done
 
 
 def _row(r: Record, fingerprint: str, fallback: date) -> dict[str, Any]:

@@ -1,14 +1,18 @@
 """Schema migrations: an ordered list of versioned steps, applied by ``migrate`` on every start.
 
-A new database gets the current schema (``schema.metadata``) in one step and every known version
-recorded, so ``schema.py`` is the one description of the tables. An existing database gets each
-migration it lacks, in order, each in its own transaction, recorded by version. To change the
-schema: edit ``schema.py`` and append a migration that alters an existing database to match.
+Each step is a frozen module in ``history`` (``v1`` the initial schema, ``v2`` the search index,
+``v3`` SQLite's covering index for it) that turns the previous version into its own. Every
+database takes the same path: a new one runs every step in order from nothing, an existing one
+the steps it lacks, so what ``schema.py`` describes is always what the steps build (tested in
+``tests/test_migrations.py``, as is upgrading from every earlier version with rows in it). Each
+step runs in its own transaction and is recorded by version in ``schema_migrations``, which
+``migrate`` creates first. To change the schema, see ``history``.
 
 Several processes may migrate at once: on PostgreSQL every step holds a transaction-level advisory
 lock and re-reads the applied versions under it; on SQLite the store begins write transactions
-with ``BEGIN IMMEDIATE``, which serialises them the same way. What a migration does to rows is
-left to the migration; this module only orders and records them.
+with ``BEGIN IMMEDIATE``, which serialises them the same way. Either way a step is applied once,
+and a process that waited finds it done. What a migration does to rows is left to the migration;
+this module only orders and records them.
 """
 
 from __future__ import annotations
@@ -18,14 +22,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, insert, inspect, select, text
 
-from watcher.store import fulltext, schema
+from watcher.store.history import v1, v2, v3
 
 logger = logging.getLogger(__name__)
 
 # Any constant will do; it only has to be the same in every replica ("watc" in ASCII).
 _PG_LOCK_KEY = 0x77617463
+
+# The one table every version has, as version 1 created it.
+_VERSIONS = v1.schema_migrations
 
 
 @dataclass(frozen=True)
@@ -35,24 +42,10 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
-def _initial(conn: Connection) -> None:
-    schema.metadata.create_all(conn)
-
-
-def _search_index(conn: Connection) -> None:
-    schema.record_words.create(conn, checkfirst=True)  # with its FTS5 table or GIN index
-    indexed = fulltext.fill(conn)
-    logger.info("event=search_index_filled records=%d", indexed)
-
-
-def _lookup_index(conn: Connection) -> None:
-    schema.LOOKUP_INDEX.create(conn, checkfirst=True)  # SQLite only (its ``ddl_if``)
-
-
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "initial schema", _initial),
-    Migration(2, "full-text search index", _search_index),
-    Migration(3, "covering index for candidate lookups", _lookup_index),
+    Migration(1, v1.NAME, v1.apply),
+    Migration(2, v2.NAME, v2.apply),
+    Migration(3, v3.NAME, v3.apply),
 )
 
 
@@ -60,27 +53,35 @@ def latest_version() -> int:
     return MIGRATIONS[-1].version
 
 
-def migrate(engine: Engine) -> list[int]:
-    """Bring the database to the latest schema. Returns the versions applied by this call."""
+def migrate(engine: Engine, upto: int | None = None) -> list[int]:
+    """Bring the database to the latest schema (to version ``upto`` if given: tests build older
+    databases with it). Returns the versions applied by this call."""
     with engine.begin() as conn:
         _lock(conn)
-        schema.schema_migrations.create(conn, checkfirst=True)
-        if not _applied(conn):
-            schema.metadata.create_all(conn)
-            _record(conn, MIGRATIONS)
-            logger.info("event=store_created version=%d", latest_version())
-            return [m.version for m in MIGRATIONS]
+        if applied(conn) is None:
+            _VERSIONS.create(conn)
+            logger.info("event=store_created")
     done: list[int] = []
     for migration in MIGRATIONS:
+        if upto is not None and migration.version > upto:
+            break
         with engine.begin() as conn:
             _lock(conn)
-            if migration.version in _applied(conn):
+            if migration.version in (applied(conn) or ()):
                 continue
             migration.apply(conn)
-            _record(conn, (migration,))
+            _record(conn, migration)
         logger.info("event=store_migrated version=%d name=%s", migration.version, migration.name)
         done.append(migration.version)
     return done
+
+
+def applied(conn: Connection) -> set[int] | None:
+    """The versions applied to the database; None if it has no ``schema_migrations`` (a new
+    database). Reads only."""
+    if not inspect(conn).has_table(_VERSIONS.name):
+        return None
+    return set(conn.execute(select(_VERSIONS.c.version)).scalars())
 
 
 def _lock(conn: Connection) -> None:
@@ -88,13 +89,8 @@ def _lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
 
 
-def _applied(conn: Connection) -> set[int]:
-    return set(conn.execute(select(schema.schema_migrations.c.version)).scalars())
-
-
-def _record(conn: Connection, migrations: tuple[Migration, ...]) -> None:
-    now = datetime.now(UTC)
+def _record(conn: Connection, migration: Migration) -> None:
     conn.execute(
-        insert(schema.schema_migrations),
-        [{"version": m.version, "name": m.name, "applied_at": now} for m in migrations],
+        insert(_VERSIONS),
+        {"version": migration.version, "name": migration.name, "applied_at": datetime.now(UTC)},
     )

@@ -1,7 +1,8 @@
 """The store's tables: one SQLAlchemy Core schema for SQLite and PostgreSQL.
 
 This module describes the current shape of the database and nothing else; ``migrations`` brings a
-database to it and ``sql`` queries it. Table by table:
+database to it and ``sql`` queries it. A change here needs a migration that makes it (see
+``history``); ``tests/test_migrations.py`` fails until the two agree. Table by table:
 
     schema_migrations  which migrations have been applied
     source_state       per source: last poll, last success, last error, the polling lease

@@ -1,7 +1,8 @@
 """``SqlStore``: the ``Store`` contract (``store/base.py``) over SQLAlchemy Core, for SQLite and
 PostgreSQL alike.
 
-Each method is one transaction; every SQLAlchemy error leaving it becomes ``StoreError``. The
+Each method is one transaction; every SQLAlchemy error leaving it becomes ``StoreError``, or
+``StoreUnavailableError`` when the database cannot be reached or opened (``failures``). The
 statements and row conversions live in ``queries``, the tables in ``schema``, engine set-up per
 backend in ``engine``. Deciding what to commit, claim or retry is left to the pipeline.
 """
@@ -19,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.errors import StoreError
 from watcher.model import Event, Record
-from watcher.store import fulltext, migrations, queries, records
+from watcher.store import failures, fulltext, migrations, queries, records, status
 from watcher.store.base import (
     Candidate,
     CommitSummary,
@@ -27,10 +28,11 @@ from watcher.store.base import (
     MatchInput,
     PendingItem,
     PollOutcome,
+    SchemaStatus,
     SearchWord,
     SourceState,
 )
-from watcher.store.engine import READ_ONLY
+from watcher.store.engine import READ_ONLY, sqlite_directory
 from watcher.store.schema import (
     delivery,
     event,
@@ -66,7 +68,7 @@ class SqlStore:
             with self._engine.begin() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"{what} failed: {exc}") from exc
+            raise failures.translate(exc, what, self._engine.url) from exc
 
     @contextmanager
     def _read(self, what: str) -> Iterator[Connection]:
@@ -76,15 +78,19 @@ class SqlStore:
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"{what} failed: {exc}") from exc
+            raise failures.translate(exc, what, self._engine.url) from exc
 
     # --- life -------------------------------------------------------------------------------
 
     def migrate(self) -> None:
+        sqlite_directory(self._engine.url)
         try:
             migrations.migrate(self._engine)
         except SQLAlchemyError as exc:
-            raise StoreError(f"migrating the store failed: {exc}") from exc
+            raise failures.translate(exc, "migrating the store", self._engine.url) from exc
+
+    def schema_status(self) -> SchemaStatus:
+        return status.schema_status(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
