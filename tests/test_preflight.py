@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -107,6 +108,16 @@ def test_an_existing_store_reports_its_schema(tmp_path: Path) -> None:
     result = check(tmp_path, BASE)
     assert result.returncode == 0, result.stdout
     assert "(reachable, schema version 3, up to date)" in result.stdout
+    # A newer release migrated it further: this one must not run on it unawares.
+    with sqlite3.connect(tmp_path / "store" / "watcher.db") as db:
+        db.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) "
+            "VALUES (99, 'from the future', '2030-01-01 00:00:00')"
+        )
+    db.close()
+    result = check(tmp_path, BASE)
+    assert result.returncode == 1
+    assert "schema version(s) 99 come from a newer release of watcher" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -44,8 +44,25 @@ class Lines:
                 pytest.fail(f"exited with {self.proc.returncode}:\n{''.join(self.lines)}")
             time.sleep(0.1)
 
+    def stop(self) -> None:
+        """SIGTERM, and wait for the process and the last of its output."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        self._thread.join(timeout=10)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+
     def count(self, fragment: str) -> int:
         return sum(fragment in line for line in self.lines)
+
+
+def start(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "watcher", "run", "--config", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.postgres
@@ -73,12 +90,7 @@ rules:
 subscriptions:
   - rules: [send-workforce]
 """)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "run", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start(config)
         stderr = Lines(proc)
         try:
             # Nothing listens yet: it keeps trying, and says so, and does not exit.
@@ -97,8 +109,7 @@ subscriptions:
             assert stderr.count("event=poll_done") >= 1
             stderr.wait_for(lambda _: watcher(config, "health").returncode == 0, seconds=30)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=60)
+            stderr.stop()
     assert proc.returncode == 0, "".join(stderr.lines)
 
 
@@ -110,18 +121,12 @@ def test_run_stops_cleanly_while_it_waits(tmp_path: Path) -> None:
             f"data_dir: {tmp_path}/data\n"
             "rules:\n  - id: r\n    query: SEND\nsubscriptions:\n  - rules: [r]\n"
         )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "run", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start(config)
         stderr = Lines(proc)
         try:
             stderr.wait_for(lambda _: stderr.count("event=store_unreachable") >= 1)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+            stderr.stop()
     assert proc.returncode == 0, "".join(stderr.lines)
     text = "".join(stderr.lines)
     assert "store=postgresql://watcher:***@127.0.0.1:" in text

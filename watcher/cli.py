@@ -89,8 +89,11 @@ def _main(argv: Sequence[str] | None) -> int:
             return _templates(args)
         loaded = read(config_path)
         config = loaded.config
-        for warning in loaded.warnings:
-            log.warning("event=config_warning file=%s %s", q(config_path), _warning_fields(warning))
+        if args.command == "run":  # check-config prints them; other commands stay quiet
+            for warning in loaded.warnings:
+                log.warning(
+                    "event=config_warning file=%s %s", q(config_path), _warning_fields(warning)
+                )
         if args.command == "check-config":
             from watcher import preflight
 
@@ -472,7 +475,7 @@ def _health(config: Config, max_age: int) -> int:
         starting = starting_reason(data_dir)
         if starting is not None:
             at, _, why = starting.partition(" ")
-            print(f"unhealthy: still starting, {why} (at {at})", file=sys.stderr)
+            print(f"unhealthy: still starting, {why} (at {at[:19]}Z)", file=sys.stderr)
         elif age is None:
             print("unhealthy: no heartbeat yet", file=sys.stderr)
         else:

@@ -123,6 +123,12 @@ def _store(config: Config, report: _Report) -> None:
         state = f"reachable, schema version {version}; the next start applies {pending}"
     else:
         state = f"reachable, schema version {max(status.applied, default=0)}, up to date"
+    if status.unknown:
+        newer = ", ".join(str(v) for v in status.unknown)
+        state += "; " + report.fail(
+            f"store {redact_url(config.store_url)}: schema version(s) {newer} come from a newer "
+            "release of watcher: run that release, or a newer one"
+        )
     report.say(f"{name} ({state})")
     database = _sqlite_path(config.store_url)
     if database is not None and database.parent != Path(config.data_dir):

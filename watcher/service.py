@@ -89,6 +89,13 @@ def open_migrated_store(config: Config) -> Store:
     """The config's store with its schema up to date, and the data folder created. Raises
     ``StoreError`` (of the driver's kind) naming the store, password hidden, and the reason;
     ``WatcherError`` if the data folder cannot be created."""
+    try:
+        return _migrated(config)
+    except StoreError as exc:
+        raise type(exc)(f"store {redact_url(config.store_url)}: {exc}") from exc
+
+
+def _migrated(config: Config) -> Store:
     folder = Path(config.data_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -97,9 +104,9 @@ def open_migrated_store(config: Config) -> Store:
     store = open_store(config.store_url)
     try:
         store.migrate()
-    except StoreError as exc:
+    except BaseException:
         store.close()
-        raise type(exc)(f"store {redact_url(config.store_url)}: {exc}") from exc
+        raise
     return store
 
 
@@ -114,10 +121,10 @@ def wait_for_store(config: Config, stop: threading.Event) -> Store | None:
     while True:
         attempt += 1
         try:
-            store = open_migrated_store(config)
+            store = _migrated(config)
         except StoreUnavailableError as exc:
             if config.store_url.startswith("sqlite"):
-                raise
+                raise type(exc)(f"store {redact_url(config.store_url)}: {exc}") from exc
             wait = delay * random.uniform(0.5, 1.0)  # replicas do not retry in step
             log.warning(
                 "event=store_unreachable store=%s attempt=%d retry_in=%.1fs error=%s",

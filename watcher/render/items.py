@@ -1,61 +1,33 @@
-"""Turns a ``Digest`` into an email ``Message`` (subject, plain text, HTML) with Jinja2 templates.
+"""One digest item as templates see it: ``ItemView``, built from a ``DigestItem`` by ``view``.
 
-Templates are looked up by name in the user's folder first (``templates:`` in the config), then
-among the built-in ones in ``watcher/templates``: ``subject.txt.j2``, ``digest.txt.j2`` and
-``digest.html.j2``. HTML templates autoescape; the only strings marked safe are the sanitised
-HTML blocks of a record (``model.Text.html``) after highlighting, and what we build here from
-escaped pieces (headings, the changes of a correction). Highlights are ``<mark>...</mark>`` in
-HTML and ``[[...]]`` in plain text. A correction's changed words (``watcher.changes``) are
-``<del>``/``<ins>`` with inline styles in HTML (mail clients drop ``<style>``; strike-through
-and underline survive where colour does not) and ``[-...-]``/``{+...+}`` in plain text.
-
-What each item says is prepared here as an ``ItemView`` so templates stay declarative; the raw
-``event`` and ``record`` are there too for templates that want more. Sending is left to
-``channels``; when to send and which rows to claim is left to ``digest`` and the pipeline.
+Everything an item says is prepared here (labels, people, dates, flags, highlighted and escaped
+text, a correction's changed words) so templates stay declarative. Only strings built here from
+escaped pieces, or a record's sanitised HTML after highlighting, are ``Markup``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-import jinja2
 from markupsafe import Markup, escape
 
 from watcher.changes import Change, Kind, changes, words
-from watcher.config import Subscription
-from watcher.errors import ConfigError
 from watcher.match import explain
 from watcher.model import (
     Attachment,
-    Digest,
     DigestItem,
     Event,
     EventType,
     Hit,
-    Message,
     Person,
     Record,
     Status,
     Text,
 )
-from watcher.text import (
-    highlight_html,
-    highlight_text,
-    mark_change_html,
-    mark_change_text,
-    strip_control,
-)
+from watcher.text import highlight_html, highlight_text, mark_change_html, mark_change_text
 
-# The built-in templates, which ``watcher templates export`` writes out for editing.
-TEMPLATES = ("subject.txt.j2", "digest.txt.j2", "digest.html.j2")
-LICENCE = "Contains Parliamentary information licensed under the Open Parliament Licence v3.0."
-LICENCE_URL = (
-    "https://www.parliament.uk/site-information/copyright-parliament/open-parliament-licence/"
-)
 TEXT_MARKS = ("[[", "]]")
 TEXT_CHANGE_MARKS = {Kind.REMOVED: ("[-", "-]"), Kind.ADDED: ("{+", "+}")}
 CHANGE_STYLES = {
@@ -63,7 +35,6 @@ CHANGE_STYLES = {
     Kind.ADDED: "background-color:#d7f0dd;color:#0b5d2b;text-decoration:underline;",
 }
 CHANGE_KEY_TEXT = "[-removed words-] {+added words+}"
-MAX_SUBJECT = 200
 
 _MONTHS = (
     "January",
@@ -87,7 +58,6 @@ _LABELS = {
     EventType.WITHDRAWN: ("Withdrawn", "withdrawn question", "withdrawn questions"),
 }
 _SAFE_URL = re.compile(r"^https?://[^\s\"'<>]+$")
-_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def long_date(d: date | datetime | None) -> str:
@@ -143,165 +113,7 @@ class ItemView:
     url: str | None
 
 
-class Renderer:
-    """Renders digests with the user's templates where given, the built-in ones otherwise."""
-
-    def __init__(self, templates_dir: str | None = None) -> None:
-        loaders: list[jinja2.BaseLoader] = []
-        self._user = jinja2.FileSystemLoader(templates_dir) if templates_dir else None
-        if self._user is not None:
-            loaders.append(self._user)
-        loaders.append(jinja2.PackageLoader("watcher", "templates"))
-        self._origin = templates_dir or "watcher/templates"
-        self._env = jinja2.Environment(
-            loader=jinja2.ChoiceLoader(loaders),
-            # Plain-text templates (*.txt.j2) are not HTML; everything else is escaped.
-            autoescape=jinja2.select_autoescape(
-                disabled_extensions=("txt.j2",), default=True, default_for_string=True
-            ),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self._env.filters["long_date"] = long_date
-
-    def check(self) -> None:
-        """Compile every template: the built-in ones and every ``*.j2`` in the user's folder
-        (partials included), so a broken override fails at start-up, not at send time. A
-        template that compiles can still fail when rendered; ``watcher check-config`` renders a
-        sample digest for that."""
-        names = set(TEMPLATES)
-        if self._user is not None:
-            names |= {n for n in self._user.list_templates() if n.endswith(".j2")}
-        for name in sorted(names):
-            self._template(name)
-
-    @property
-    def overrides(self) -> tuple[str, ...]:
-        """The user's templates that replace a built-in one."""
-        if self._user is None:
-            return ()
-        return tuple(n for n in self._user.list_templates() if n in TEMPLATES)
-
-    def test_message(self, subscription: Subscription, key: str, now: datetime) -> Message:
-        """A small message that proves a subscription's channel works; no templates, so it
-        goes out even when a template is broken. ``key`` should be unique per test."""
-        stamp = f"{now:%H:%M:%S} UTC on {long_date(now)}"
-        text = (
-            f"This is a test message from watcher for subscription {subscription.id}, sent "
-            f"at {stamp} by `watcher check-config --send-test`.\n\n"
-            "If you can read it, digests for this subscription will reach you here.\n"
-        )
-        html = (
-            '<!DOCTYPE html><html lang="en"><body style="font-family:Arial,sans-serif;">'
-            f"<p>{escape(text.split(chr(10))[0])}</p>"
-            "<p>If you can read it, digests for this subscription will reach you here.</p>"
-            "</body></html>"
-        )
-        return Message(
-            idempotency_key=key,
-            recipients=tuple(subscription.to),
-            subject=f"[watcher] test message for {subscription.id}",
-            text=text,
-            html=html,
-            headers={
-                "Message-ID": f"<{_ID_UNSAFE.sub('-', key)}@watcher>",
-                "X-Watcher-Subscription": strip_control(subscription.id),
-                "Auto-Submitted": "auto-generated",
-            },
-        )
-
-    def email(
-        self,
-        digest: Digest,
-        subscription: Subscription,
-        sender: str,
-        tz: ZoneInfo,
-        idempotency_key: str | None = None,
-    ) -> Message:
-        """The digest as an email to ``subscription.to``.
-
-        ``idempotency_key`` should be the key the delivery was claimed under
-        (``digest.idempotency_key``), so the Message-ID matches the store's delivery; without
-        it, a key is derived from the subscription and the events in the digest, which is as
-        deterministic but unknown to the store. ``sender`` (the channel's From) is shown in the
-        footer; the channel sets the From header itself.
-        """
-        key = idempotency_key or _digest_key(digest)
-        items = [_view(item) for item in digest.items]
-        rules = tuple(dict.fromkeys(r for item in digest.items for r in item.rule_ids))
-        local_end = digest.period_end.astimezone(tz)
-        context = {
-            "digest": digest,
-            "subscription": subscription,
-            "items": items,
-            "rules": rules,
-            "sender": sender,
-            "period_end": local_end,
-            "period_end_text": f"{local_end:%H:%M} on {long_date(local_end)}",
-            "timezone": tz.key,
-            "licence": LICENCE,
-            "licence_url": LICENCE_URL,
-            "change_key_text": CHANGE_KEY_TEXT,
-            "change_key_html": _change_key_html(),
-        }
-        subject = _one_line(self._render("subject.txt.j2", context), MAX_SUBJECT)
-        context["subject"] = subject
-        message_id = f"<{_ID_UNSAFE.sub('-', key)}@watcher>"
-        headers = {
-            "Message-ID": message_id,
-            "X-Watcher-Subscription": subscription.id,
-            "X-Watcher-Key": key,
-            # RFC 3834: tells autoresponders (out-of-office) not to answer a machine.
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-        }
-        return Message(
-            idempotency_key=key,
-            recipients=tuple(subscription.to),
-            subject=subject,
-            text=self._render("digest.txt.j2", context),
-            html=self._render("digest.html.j2", context),
-            headers={name: strip_control(value) for name, value in headers.items()},
-        )
-
-    def _template(self, name: str) -> jinja2.Template:
-        try:
-            return self._env.get_template(name)
-        except jinja2.TemplateError as exc:
-            raise self._error(name, exc) from exc
-
-    def _render(self, name: str, context: dict[str, object]) -> str:
-        template = self._template(name)
-        try:
-            return template.render(context)
-        except jinja2.TemplateError as exc:
-            raise self._error(name, exc) from exc
-
-    def _error(self, name: str, exc: jinja2.TemplateError) -> ConfigError:
-        # Name the file the error is in: an included partial, not always ``name``.
-        where = getattr(exc, "name", None) or name
-        line = getattr(exc, "lineno", None)
-        origin = getattr(exc, "filename", None) or f"{self._origin}/{where}"
-        at = f"line {line}: " if line else ""
-        return ConfigError(origin, [("", f"{at}template error: {exc.message or exc}")])
-
-
-def _one_line(value: str, limit: int) -> str:
-    line = strip_control(value)
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def _digest_key(digest: Digest) -> str:
-    identities = sorted("\x1f".join(item.event.identity) for item in digest.items)
-    data = "\n".join([digest.subscription_id, *identities])
-    return hashlib.sha256(data.encode()).hexdigest()[:32]
-
-
-# --- one item ------------------------------------------------------------------------------
-
-
-def _view(item: DigestItem) -> ItemView:
+def view(item: DigestItem) -> ItemView:
     event, r = item.event, item.event.record
     label, noun, plural = _LABELS.get(event.type, (event.type.value.title(), "update", "updates"))
     old = _old_answer(event)
@@ -405,7 +217,7 @@ def _change_html(change: Change | None) -> Markup | None:
     return Markup(mark_change_html(change, CHANGE_STYLES))  # noqa: S704
 
 
-def _change_key_html() -> Markup:
+def change_key_html() -> Markup:
     removed, added = (
         f'<{tag} style="{CHANGE_STYLES[kind]}">{kind.value} words</{tag}>'
         for kind, tag in ((Kind.REMOVED, "del"), (Kind.ADDED, "ins"))
