@@ -45,8 +45,8 @@ def config(base_url: str, **overrides: Any) -> ParliamentSourceConfig:
         "id": "wq",
         "kind": "parliament_written_questions",
         "base_url": base_url,
-        "timeout": 2,
-        "backoff": 0.01,
+        "timeout": "2s",
+        "backoff": "10ms",
         "retries": 1,
         "max_per_second": 20,
     }
