@@ -73,6 +73,16 @@ def check(
     return result
 
 
+def run_once(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "watcher", "run", "--once", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -178,21 +188,7 @@ def test_an_unwritable_data_dir_names_the_path_and_the_reason(tmp_path: Path) ->
         result.stdout
     )
     assert "preflight FAILED" in result.stdout
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "watcher",
-            "run",
-            "--once",
-            "--config",
-            str(tmp_path / "watcher.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    run = run_once(tmp_path / "watcher.yaml")
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert f"data_dir {tmp_path}/afile/data: cannot be created: Not a directory" in run.stderr
@@ -206,21 +202,7 @@ def test_an_unreachable_postgresql_names_the_store_without_its_password(tmp_path
     redacted = url.replace("hunter2", "***")
     assert f"store {redacted}: " in result.stdout
     assert "Connection refused" in result.stdout
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "watcher",
-            "run",
-            "--once",
-            "--config",
-            str(tmp_path / "watcher.yaml"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    run = run_once(tmp_path / "watcher.yaml")
     assert run.returncode == 1
     assert f"store {redacted}: " in run.stderr
     for output in (result.stdout, result.stderr, run.stdout, run.stderr):

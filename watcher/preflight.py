@@ -71,7 +71,7 @@ def run(config_path: str, loaded: Loaded, send_test: str | None = None) -> int:
     report = _Report()
     report.say(f"config: {config_path}")
     _store(config, report)
-    report.say(f"data_dir: {config.data_dir} ({_writable(Path(config.data_dir), report)})")
+    report.say(f"data_dir: {_place(Path(config.data_dir), report)}")
     report.say(f"timezone: {config.timezone}")
     report.say(f"contact: {config.contact or 'none (the User-Agent names no contact)'}")
     _templates(config, report)
@@ -132,7 +132,7 @@ def _store(config: Config, report: _Report) -> None:
     report.say(f"{name} ({state})")
     database = _sqlite_path(config.store_url)
     if database is not None and database.parent != Path(config.data_dir):
-        report.say(f"store folder: {database.parent} ({_writable(database.parent, report)})")
+        report.say(f"store folder: {_place(database.parent, report)}")
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -140,6 +140,12 @@ def _sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database or "")
+
+
+def _place(folder: Path, report: _Report) -> str:
+    """A folder as written, where a relative one really is, and whether it can be written."""
+    where = "" if folder.is_absolute() else f"{folder.resolve()}; "
+    return f"{folder} ({where}{_writable(folder, report)})"
 
 
 def _writable(folder: Path, report: _Report) -> str:
@@ -228,10 +234,7 @@ def _summary(config: Config, report: _Report) -> None:
             )
         elif isinstance(c, FilesChannelConfig):
             folder = c.folder(config.data_dir)
-            report.say(
-                f"channel {c.id}: files, outbox {folder} ({_writable(folder, report)}), "
-                f"from {c.from_}"
-            )
+            report.say(f"channel {c.id}: files, outbox {_place(folder, report)}, from {c.from_}")
     for r in config.rules:
         sources = ",".join(r.sources) if r.sources is not None else "all"
         report.say(
