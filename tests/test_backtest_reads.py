@@ -3,8 +3,10 @@
 ``Store.match_inputs`` is what it reads of each candidate instead of the whole record: the
 values are picked out of the stored JSON without building a ``Record``, so these tests hold
 them to the decoded record: the same plain texts (``Record.fields()``), the same metadata
-(``Metadata.of``), hence the same document for the matcher, whatever the characters. The
+(``Metadata.of``), hence the same document for the matcher, whatever the characters, and the
+same status and dates, hence the same events of the item's life (``diff.life_events``). The
 lookup index that SQLite's candidate query names must exist after migrating an older store.
+``Store.stored_span`` says how much history a source has.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from watcher import backtest
+from watcher.diff import life_events
 from watcher.match import Document, Metadata, parse
 from watcher.model import Person, Record, Status, Text
 from watcher.store import MatchInput, Store, open_store
+from watcher.store.base import StoredSpan
 from watcher.store.engine import store_engine
 
 AT = datetime(2024, 2, 1, 12, 0, tzinfo=UTC)
@@ -42,9 +46,15 @@ def rec(
     return Record(**fields)  # type: ignore[arg-type]
 
 
+LIFE = ("status", "date_tabled", "date_holding", "date_answered", "date_corrected")
+
+
 def assert_reads_as(found: MatchInput, r: Record) -> None:
     assert found.fields() == r.fields()
     assert Document.from_record(found).meta == Metadata.of(r)
+    assert [getattr(found, name) for name in LIFE] == [getattr(r, name) for name in LIFE]
+    assert found.is_correction is r.is_correction
+    assert life_events(found, AT.date()) == life_events(r, AT.date())
 
 
 def test_match_inputs_are_the_records_fields_and_metadata(store: Store) -> None:
@@ -62,6 +72,15 @@ def test_match_inputs_are_the_records_fields_and_metadata(store: Store) -> None:
         rec("quoted", 'Say "SEND" \\ back\\slash', answer="Line\nbreak\u2028and\ttab é 😀"),
         rec("nul", "Odd\x00title", answer="A NUL\x00 inside"),
         rec("escaped", "A literal \\u0000 in the text"),
+        rec(
+            "corrected",
+            date_tabled=date(2024, 1, 8),
+            date_holding=date(2024, 1, 10),
+            date_corrected=date(2024, 2, 1),
+            is_correction=True,
+        ),
+        rec("holding", status=Status.HOLDING, date_answered=None, date_holding=date(2024, 1, 9)),
+        rec("withdrawn", answer=None, status=Status.WITHDRAWN, date_answered=None),
     ]
     store.commit_records(SRC, [(r, "listed") for r in records], AT)
     found = store.match_inputs(SRC, [r.key for r in records] + ["never-stored"])
@@ -108,7 +127,7 @@ def test_the_lookup_index_migration_applies_to_an_older_store(store_url: str) ->
         engine.dispose()
 
         store.migrate()
-        found = backtest.search(store, parse("tribunal"), source=SRC, since=date(2024, 1, 1))
+        found = backtest.search(store, parse("tribunal"), sources=[SRC], since=date(2024, 1, 1))
         assert [c.key for c in found.matched] == ["k"]
     finally:
         store.close()
@@ -127,3 +146,19 @@ def test_the_newest_examples_keep_the_order_of_the_matches_across_sources(store:
         ("other", "b"),
         (SRC, "c"),
     ]
+
+
+def test_stored_span_counts_each_sources_current_records_and_their_days(store: Store) -> None:
+    assert store.stored_span() == StoredSpan(0, None, None)
+    assert store.stored_span(SRC) == StoredSpan(0, None, None)
+    first = rec("a", date_tabled=date(2023, 11, 2), date_answered=date(2023, 11, 20))
+    store.commit_records(SRC, [(first, "v1"), (rec("b", date_answered=date(2024, 1, 9)), "v1")], AT)
+    store.commit_records("other", [(rec("c", source="other"), "v1")], AT)
+    assert store.stored_span(SRC) == StoredSpan(2, date(2023, 11, 20), date(2024, 1, 9))
+    assert store.stored_span("other") == StoredSpan(1, date(2024, 1, 15), date(2024, 1, 15))
+    assert store.stored_span() == StoredSpan(3, date(2023, 11, 20), date(2024, 1, 15))
+    # A new version replaces the old one: still one record, dated by its current version.
+    later = rec("a", answer="Corrected.", date_corrected=date(2024, 1, 30))
+    store.commit_records(SRC, [(later, "v2")], AT.replace(hour=13))
+    assert store.stored_span(SRC) == StoredSpan(2, date(2024, 1, 9), date(2024, 1, 30))
+    assert store.stored_span("never-stored") == StoredSpan(0, None, None)

@@ -1,4 +1,5 @@
-"""Which listed entries to fetch, and which events fetched records make."""
+"""Which listed entries to fetch, which events fetched records make, and which events an
+item's life made, read from its current version."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.diff import changed, events
+from watcher.diff import changed, events, life_events
 from watcher.model import (
     Event,
     EventType,
@@ -300,3 +301,80 @@ def test_an_event_always_carries_the_stored_version(
     for event in events(fetched, by_key):
         assert event.previous is by_key.get(event.record.key)
         assert event.record.fingerprint != (event.previous.fingerprint if event.previous else "")
+
+
+# --- an item's life, from its current version ----------------------------------------------
+
+TABLED_ON, HOLDING_ON, ANSWERED_ON, CORRECTED_ON = (
+    date(2024, 1, 8),
+    date(2024, 1, 12),
+    date(2024, 1, 15),
+    date(2024, 2, 1),
+)
+DAY = date(2024, 3, 1)  # the item's day (``Candidate.day``), for what has no date of its own
+T, H, A, C, W = (
+    EventType.TABLED,
+    EventType.HOLDING,
+    EventType.ANSWERED,
+    EventType.CORRECTED,
+    EventType.WITHDRAWN,
+)
+
+
+def life(record: Record) -> list[tuple[EventType, date]]:
+    return [(e.type, e.day) for e in life_events(record, DAY)]
+
+
+def answered_after_holding() -> Record:
+    return replace(answered(), date_holding=HOLDING_ON)
+
+
+def test_an_items_life_is_read_from_its_current_version() -> None:
+    assert life(tabled()) == [(T, TABLED_ON)]
+    assert life(holding()) == [(T, TABLED_ON), (H, HOLDING_ON)]
+    assert life(answered()) == [(T, TABLED_ON), (A, ANSWERED_ON)]
+    assert life(answered_after_holding()) == [(T, TABLED_ON), (H, HOLDING_ON), (A, ANSWERED_ON)]
+    # Watched from the start, a corrected answer was an answer first.
+    assert life(corrected()) == [(T, TABLED_ON), (A, ANSWERED_ON), (C, CORRECTED_ON)]
+    # The API dates no withdrawal: the item's day stands in.
+    assert life(withdrawn()) == [(T, TABLED_ON), (W, DAY)]
+    assert life(withdrawn(holding())) == [(T, TABLED_ON), (H, HOLDING_ON), (W, DAY)]
+
+
+def test_a_missing_date_falls_back_to_the_nearest_known_one() -> None:
+    flagged = replace(answered(), is_correction=True)  # a correction without its date
+    assert life(flagged) == [(T, TABLED_ON), (A, ANSWERED_ON), (C, ANSWERED_ON)]
+    dated = replace(corrected(), is_correction=False)  # a correction date, not flagged
+    assert life(dated) == [(T, TABLED_ON), (A, ANSWERED_ON), (C, CORRECTED_ON)]
+    assert life(replace(holding(), date_holding=None)) == [(T, TABLED_ON), (H, DAY)]
+    undated = replace(holding(), date_holding=None, date_answered=ANSWERED_ON)
+    assert life(undated) == [(T, TABLED_ON), (H, ANSWERED_ON)]
+    assert life(replace(answered(), date_answered=None)) == [(T, TABLED_ON), (A, DAY)]
+    assert life(replace(tabled(), date_tabled=None)) == [(T, DAY)]
+
+
+LIVES: dict[str, list[Record]] = {
+    "tabled": [tabled()],
+    "holding": [tabled(), holding()],
+    "answered": [tabled(), answered()],
+    "answered after a holding answer": [tabled(), holding(), answered_after_holding()],
+    "corrected": [tabled(), answered(), corrected()],
+    "corrected after a holding answer": [
+        tabled(),
+        holding(),
+        answered_after_holding(),
+        replace(corrected(), date_holding=HOLDING_ON),
+    ],
+    "withdrawn": [tabled(), withdrawn()],
+    "withdrawn while holding": [tabled(), holding(), withdrawn(holding())],
+}
+
+
+@pytest.mark.parametrize("versions", LIVES.values(), ids=LIVES.keys())
+def test_the_life_of_an_item_is_what_polling_it_all_along_made(versions: list[Record]) -> None:
+    made: list[EventType] = []
+    stored: dict[str, Record] = {}
+    for version in versions:
+        made += [e.type for e in events([version], stored)]
+        stored = {version.key: version}
+    assert [e.type for e in life_events(versions[-1], DAY)] == made

@@ -341,6 +341,11 @@ def test_explain_names_terms_fields_and_synonym_expansions() -> None:
         'matched: ~SEND as "SEN" in the question; workforce in the question and answer; '
         '~SEND as "special educational needs" in the answer'
     )
+    # A set's own name is one of its terms, and is named as the expansion that matched.
+    assert _explained("~SEND NEAR/5 workforce", {"answer": "the SEND workforce"}) == (
+        'matched: ~SEND NEAR/5 workforce as "SEND" in the answer; ~SEND NEAR/5 workforce '
+        "in the answer"
+    )
     assert _explained("heading:EHCP house:lords", {"heading": "EHCP"}, Metadata(house="Lords")) == (
         "matched: EHCP in the heading; house:lords"
     )

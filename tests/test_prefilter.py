@@ -210,7 +210,13 @@ def test_literals_examples() -> None:
     assert lits("workforce") == {Literal("workforce"), Literal("workforces")}
     assert lits('"speech and language therap*"') == {Literal("language")}
     assert lits("therap* -statistics") == {Literal("therap", prefix=True)}
-    assert lits("~SEND") == {Literal("educational"), Literal("sen"), Literal("support")}
+    # A set's own name is one of its terms: ~SEND needs "send" (in capitals) or an expansion.
+    assert lits("~SEND") == {
+        Literal("send"),
+        Literal("educational"),
+        Literal("sen"),
+        Literal("support"),
+    }
     assert lits("heading:EHCP house:lords") == {Literal("ehcp")}
 
 
@@ -224,6 +230,18 @@ def test_overlapping_phrases_both_hit() -> None:
         ("r0", (Hit("answer", 6, 20, '"SEND workforce"'),)),
         ("r1", (Hit("answer", 11, 29, '"workforce planning"'),)),
     ]
+
+
+def test_a_synonym_set_finds_its_own_name_through_the_automaton() -> None:
+    # The example config's rule: before a set included its own name, only the phrase half
+    # could match, and "the SEND teaching workforce" was missed.
+    example = '"SEND workforce" OR (~SEND NEAR/5 workforce)'
+    ruleset = RuleSet(_rules([example, "~SEND NEAR/5 workforce", "~SEND"]))
+    said = Document({"answer": "Funding for the SEND teaching workforce."})
+    assert [rule.id for rule, _ in ruleset.match_document(said)] == ["r0", "r1", "r2"]
+    assert sorted(ruleset.matching(Document({"answer": "the SEND workforce"}))) == [0, 1, 2]
+    # In capitals only, as the name is written: "send" the verb is not SEND.
+    assert ruleset.match_document(Document({"answer": "We will send the workforce data."})) == []
 
 
 def test_rules_without_literals_are_always_evaluated() -> None:

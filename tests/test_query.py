@@ -42,6 +42,7 @@ SYNONYMS = {
 SEND_SET = Synonym(
     "SEND",
     (
+        w("SEND"),  # a set matches its own name
         ph("special educational needs", "special", "educational", "needs"),
         w("SEN"),
         ph(
@@ -448,6 +449,30 @@ rules:
 subscriptions:
   - rules: [r]
 """
+
+
+def test_a_synonym_set_includes_its_own_name_once() -> None:
+    def terms(name: str, *expansions: str) -> tuple[Term, ...]:
+        ast = parse("~" + name, {name: list(expansions)}).ast
+        assert isinstance(ast, Synonym)
+        return ast.terms
+
+    # The name comes first, as a bare term: in capitals, an acronym.
+    assert terms("SEND", "SEN") == (w("SEND"), w("SEN"))
+    assert terms("teachers", "teaching staff") == (
+        w("teachers"),
+        ph("teaching staff", "teaching", "staff"),
+    )
+    # Already listed, quoted or not: not added again, and the set's order is kept.
+    assert terms("SEND", "SEN", "SEND") == (w("SEN"), w("SEND"))
+    assert terms("SEND", '"SEND"') == (Term(("SEND",), '"SEND"'),)
+    # Written in another case it is another term (send is not SEND): the name is added.
+    assert terms("SEND", "send") == (w("SEND"), w("send"))
+    # "-" and "_" separate words, as in a bare term; a name with no letter adds nothing.
+    assert terms("early_years", "EYFS") == (Term(("early", "years"), "early_years"), w("EYFS"))
+    assert terms("_", "x") == (w("x"),)
+    # Printing still gives the set's name, and it parses back to the same set.
+    assert to_string(parse("~SEND NEAR/5 workforce", SYNONYMS)) == "~SEND NEAR/5 workforce"
 
 
 def test_config_synonyms_are_used_by_rules() -> None:

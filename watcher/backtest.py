@@ -1,5 +1,5 @@
-"""Backtesting a rule against stored history: which stored items it matches, how often, and
-what that would have meant in digests (``watcher test-rule``).
+"""Backtesting a rule against stored history: which stored items it matches, what a
+subscription to it would have been sent, and how often (``watcher test-rule``).
 
 ``search`` gives EXACTLY the live matcher's answer over the current version of every stored
 record. The store's full-text index only narrows the field: it returns every record holding one
@@ -9,24 +9,32 @@ for the record (``Document.from_record``'s fields and metadata, read by the stor
 decoding the whole record: ``Store.match_inputs``). The index is never the judge. Where every
 part of a query must match (AND, NEAR, the words and adjacent pairs of a phrase) the literals of
 each part are required together (``required_words``), which narrows far more than one set
-alone. Only the ``newest`` matches shown are read whole and get their hits
-(``match_document``); ``matches`` is the same decision without working hits out.
+alone. Only the ``newest`` items shown are read whole and get their hits (``match_document``);
+``matches`` is the same decision without working hits out.
 
-Everything else here is pure: the per-week histogram, the digest estimates per cadence, the
-snippets, the ``--since`` value and the text and JSON reports. This module does no I/O of its
-own: reading goes through the ``Store`` it is handed; opening the store, printing and exit codes
-are left to ``cli``.
+What a subscription would have been sent is counted in *alerts*: one per event of a matching
+item's life (``watcher.diff.life_events``, dated from the same ``MatchInput``) that the rule
+wants, on or after ``since``. The histogram, the digests per cadence and the newest items all
+count alerts, so a holding answer is not an alert to a rule that wants answers.
+
+The figures and reports (the per-week histogram, the digests per cadence, snippets, the
+``backfill`` hint, text and JSON) are ``backtest_report``'s. This module does no I/O of its
+own: reading goes through the ``Store`` it is handed; opening the store, printing and exit
+codes are left to ``cli``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import pairwise
-from typing import Any
+from operator import attrgetter
+from typing import NamedTuple
 
+from watcher.config import RuleConfig
+from watcher.diff import LifeEvent, life_events
 from watcher.match import (
     And,
     Document,
@@ -42,61 +50,81 @@ from watcher.match import (
     matches,
 )
 from watcher.match.literals import WordSpec, cost, word_specs
-from watcher.model import Hit, Record
-from watcher.store.base import PAIR, Candidate, Store
-from watcher.text import highlight_text
+from watcher.model import EventType, Hit, Record
+from watcher.store.base import PAIR, Candidate, Store, StoredSpan
 
-SNIPPET_CONTEXT = 80  # characters either side of a hit
 BATCH = 500  # candidates read from the store at a time
 # More groups narrow little more; each costs the index a posting list to intersect.
 MAX_GROUPS = 3
 MAX_PAIRS = 16  # pairs of inflected forms one group may hold
 _SINCE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
+# Every event but HOLDING falls on or before the item's day (Candidate.day), so the index may
+# drop items whose day is before ``since``; a holding answer can come after it.
+_WITHIN_DAY = frozenset(EventType) - {EventType.HOLDING}
+
+
+def default_events() -> tuple[EventType, ...]:
+    """The events a rule gets when its configuration names none (``RuleConfig.events``)."""
+    return tuple(RuleConfig.model_fields["events"].default)
+
+
+class Alerted(NamedTuple):
+    """A matching item and the alerts it would have sent: its counted events, in the order
+    of its life, and the day of the latest. (A NamedTuple: a broad rule makes one for each
+    of tens of thousands of items.)"""
+
+    source: str
+    key: str
+    day: date
+    events: tuple[LifeEvent, ...]
 
 
 @dataclass(frozen=True)
 class Example:
-    """One matching item with the hits the live matcher reported."""
+    """One alerted item with its counted events and the hits the live matcher reported."""
 
     record: Record
     day: date
+    events: tuple[LifeEvent, ...]
     hits: tuple[Hit, ...]
 
 
 @dataclass(frozen=True)
 class Backtest:
-    """What a rule matches in stored history. ``matched`` is newest first."""
+    """What a rule matches in stored history and what it would have sent. ``events`` are the
+    event types counted, in the order of a question's life; ``sources`` None is every
+    source. ``matched`` is every item the query matches whose day is ``since`` or later (or
+    that has an alert), newest day first; ``alerted`` the items with at least one alert,
+    latest alert first. ``stored`` is read only when nothing was alerted: how much history
+    the searched sources hold."""
 
     query: str
+    rule: str | None
+    events: tuple[EventType, ...]
+    sources: tuple[str, ...] | None
     since: date | None
-    source: str | None
     candidates: int  # records the full-text index let through to the matcher
     matched: tuple[Candidate, ...]
+    alerted: tuple[Alerted, ...]
     newest: tuple[Example, ...]
+    stored: StoredSpan | None = None
 
     @property
-    def days(self) -> list[date]:
-        return [c.day for c in self.matched]
-
-
-@dataclass(frozen=True)
-class WeekCount:
-    year: int  # ISO year
-    week: int  # ISO week
-    count: int
+    def alert_days(self) -> list[date]:
+        """One day per alert."""
+        return [e.day for a in self.alerted for e in a.events]
 
     @property
-    def label(self) -> str:
-        return f"{self.year}-W{self.week:02d}"
+    def alerts(self) -> int:
+        return sum(len(a.events) for a in self.alerted)
 
-
-@dataclass(frozen=True)
-class Estimates:
-    """How many digests a subscription to the rule would have received, per cadence."""
-
-    immediate: int  # one per matching item (items that arrive in one poll would share one)
-    daily: int  # days with a match
-    weekly: int  # ISO weeks with a match
+    @property
+    def empty(self) -> bool:
+        """True when the searched sources hold nothing stored in the window."""
+        s = self.stored
+        if s is None or self.alerted:
+            return False
+        return s.last_day is None or (self.since is not None and s.last_day < self.since)
 
 
 # --- searching ------------------------------------------------------------------------------
@@ -106,50 +134,110 @@ def search(
     store: Store,
     query: Query,
     *,
+    events: Collection[EventType] | None = None,
+    sources: Collection[str] | None = None,
     since: date | None = None,
-    source: str | None = None,
     newest: int = 5,
+    rule: str | None = None,
 ) -> Backtest:
-    """Every stored record (current version) that ``query`` matches, newest first, with the
-    hits of the ``newest`` most recent ones."""
-    found = store.candidates(required_words(query.ast), source=source, since=since)
+    """Every stored record (current version) that ``query`` matches, and the alerts a
+    subscription wanting ``events`` (default: a rule's, ``default_events``) would have had
+    from them, on or after ``since``, with the hits of the ``newest`` most recently alerted.
+    ``sources`` None searches every source. ``rule`` only labels the result."""
+    counted = frozenset(default_events() if events is None else events)
+    chosen = None if sources is None else tuple(dict.fromkeys(sources))
+    found = _candidates(store, query, chosen, since if counted <= _WITHIN_DAY else None)
     # ``found`` is newest first, so sorting the indexes of the matches keeps that order.
     position = {(c.source, c.key): i for i, c in enumerate(found)}
-    matched: list[int] = []
+    matched: list[tuple[int, list[LifeEvent]]] = []
     for batch in _batches(found):
         inputs = store.match_inputs(batch[0].source, [c.key for c in batch])
-        matched += [
-            position[(c.source, c.key)]
-            for c in batch
-            if c.key in inputs and matches(query, Document.from_record(inputs[c.key]))
-        ]
+        for c in batch:
+            got = inputs.get(c.key)
+            if got is None or not matches(query, Document.from_record(got)):
+                continue
+            if since is None:
+                alerts = [e for e in life_events(got, c.day) if e.type in counted]
+            else:
+                alerts = [
+                    e for e in life_events(got, c.day) if e.type in counted and e.day >= since
+                ]
+                if not alerts and c.day < since:
+                    continue
+            matched.append((position[(c.source, c.key)], alerts))
     matched.sort()
-    in_order = [found[i] for i in matched]
+    alerted = [
+        Alerted(found[i].source, found[i].key, _latest(alerts), tuple(alerts))
+        for i, alerts in matched
+        if alerts
+    ]
+    # Latest alert first; ties keep the index's order (day, source, key).
+    alerted.sort(key=attrgetter("day"), reverse=True)
     return Backtest(
         query=query.text,
+        rule=rule,
+        events=tuple(e for e in EventType if e in counted),
+        sources=chosen,
         since=since,
-        source=source,
         candidates=len(found),
-        matched=tuple(in_order),
-        newest=tuple(_examples(store, query, in_order[:newest])),
+        matched=tuple(found[i] for i, _ in matched),
+        alerted=tuple(alerted),
+        newest=tuple(_examples(store, query, alerted[:newest])),
+        stored=None if alerted else _stored(store, chosen),
     )
 
 
-def _examples(store: Store, query: Query, newest: Sequence[Candidate]) -> list[Example]:
-    """The newest matches, in order, with their whole record and the hits ``match_document``
-    reports: the only records decoded whole and the only hits worked out."""
+def _latest(alerts: Sequence[LifeEvent]) -> date:
+    return alerts[0].day if len(alerts) == 1 else max(e.day for e in alerts)
+
+
+def _candidates(
+    store: Store, query: Query, sources: Sequence[str] | None, since: date | None
+) -> list[Candidate]:
+    """The index's candidates from each of ``sources`` (every source if None), in the order
+    it gives them: newest day first, then source, then key descending."""
+    required = required_words(query.ast)
+    if sources is None:
+        return store.candidates(required, since=since)
+    found = [c for s in sources for c in store.candidates(required, source=s, since=since)]
+    if len(sources) > 1:
+        found.sort(key=lambda c: c.key, reverse=True)
+        found.sort(key=lambda c: c.source)
+        found.sort(key=lambda c: c.day, reverse=True)
+    return found
+
+
+def _stored(store: Store, sources: Sequence[str] | None) -> StoredSpan:
+    spans = (
+        [store.stored_span(s) for s in sources] if sources is not None else [store.stored_span()]
+    )
+    firsts = [s.first_day for s in spans if s.first_day is not None]
+    lasts = [s.last_day for s in spans if s.last_day is not None]
+    return StoredSpan(
+        sum(s.count for s in spans),
+        min(firsts) if firsts else None,
+        max(lasts) if lasts else None,
+    )
+
+
+def _examples(store: Store, query: Query, newest: Sequence[Alerted]) -> list[Example]:
+    """The newest alerted items, in order, with their whole record and the hits
+    ``match_document`` reports: the only records decoded whole and the only hits worked out."""
     stored: dict[tuple[str, str], Record] = {}
-    for group in _batches(newest):
-        source = group[0].source
-        found = store.current(source, [c.key for c in group])
-        stored.update(((source, key), record) for key, record in found.items())
+    by_source: dict[str, list[str]] = {}
+    for a in newest:
+        by_source.setdefault(a.source, []).append(a.key)
+    for source, keys in by_source.items():
+        for i in range(0, len(keys), BATCH):
+            found = store.current(source, keys[i : i + BATCH])
+            stored.update(((source, key), record) for key, record in found.items())
     out: list[Example] = []
-    for c in newest:
-        record = stored.get((c.source, c.key))
+    for a in newest:
+        record = stored.get((a.source, a.key))
         # A poll may have changed the record since it was confirmed; then it has no example.
         hits = None if record is None else match_document(query, Document.from_record(record))
         if record is not None and hits is not None:
-            out.append(Example(record, c.day, hits))
+            out.append(Example(record, a.day, a.events, hits))
     return out
 
 
@@ -201,36 +289,7 @@ def _batches(found: Sequence[Candidate]) -> Iterator[list[Candidate]]:
             yield group[i : i + BATCH]
 
 
-# --- figures --------------------------------------------------------------------------------
-
-
-def weekly(days: Iterable[date]) -> list[WeekCount]:
-    """Matches per ISO week, oldest first, from the first week with a match to the last, the
-    empty weeks between included (a gap is information)."""
-    counts: dict[date, int] = {}
-    for d in days:
-        monday = d - timedelta(days=d.weekday())
-        counts[monday] = counts.get(monday, 0) + 1
-    if not counts:
-        return []
-    out: list[WeekCount] = []
-    monday, last = min(counts), max(counts)
-    while monday <= last:
-        year, week, _ = monday.isocalendar()
-        out.append(WeekCount(year, week, counts.get(monday, 0)))
-        monday += timedelta(weeks=1)
-    return out
-
-
-def estimates(days: Iterable[date]) -> Estimates:
-    """Digests per cadence: immediate is one per matching item; daily and weekly one per day
-    and per ISO week that has a match."""
-    days = list(days)
-    return Estimates(
-        immediate=len(days),
-        daily=len(set(days)),
-        weekly=len({d.isocalendar()[:2] for d in days}),
-    )
+# --- input -------------------------------------------------------------------------------
 
 
 def parse_since(value: str, today: date) -> date:
@@ -245,107 +304,3 @@ def parse_since(value: str, today: date) -> date:
         raise ValueError(
             f"{value!r} is neither a duration nor a date (write e.g. 90d, 12w or 2024-01-31)"
         ) from None
-
-
-def snippets(record: Record, hits: Sequence[Hit], context: int = SNIPPET_CONTEXT) -> list[str]:
-    """One line per field with a hit, in field order: the text around the field's first hit
-    (``context`` characters either side) with every hit in it marked ``[like this]``."""
-    out: list[str] = []
-    for name, text in record.fields().items():
-        spans = sorted((h.start, h.end) for h in hits if h.field == name)
-        if spans:
-            out.append(f"{name}: {snippet(text, spans, context)}")
-    return out
-
-
-def snippet(text: str, spans: Sequence[tuple[int, int]], context: int = SNIPPET_CONTEXT) -> str:
-    """``text`` around the first of ``spans`` on one line, cut between words, with the spans
-    inside it highlighted."""
-    first_start, first_end = min(spans)
-    start = max(0, first_start - context)
-    end = min(len(text), first_end + context)
-    # Cut at a space inside the window rather than through a word.
-    if start > 0:
-        space = text.find(" ", start, first_start)
-        start = space + 1 if space >= 0 else start
-    if end < len(text):
-        space = text.rfind(" ", first_end, end)
-        end = space if space >= 0 else end
-    inside = [
-        (max(s, start) - start, min(e, end) - start) for s, e in spans if s < end and e > start
-    ]
-    marked = " ".join(highlight_text(text[start:end], inside).split())
-    return ("…" if start > 0 else "") + marked + ("…" if end < len(text) else "")
-
-
-# --- reports --------------------------------------------------------------------------------
-
-
-def report_text(result: Backtest, bar_width: int = 40) -> str:
-    """The report ``watcher test-rule`` prints: stable, one fact per line."""
-    where = f"source {result.source}" if result.source else "every source"
-    when = f"since {result.since.isoformat()}" if result.since else "all dates"
-    lines = [
-        f"query: {result.query}",
-        f"searched: {where}, {when}",
-        f"candidates from the index: {result.candidates}",
-        f"matches: {len(result.matched)}",
-    ]
-    if not result.matched:
-        return "\n".join(lines) + "\n"
-    weeks = weekly(result.days)
-    peak = max(w.count for w in weeks)
-    width = len(str(peak))
-    lines += ["", "matches per ISO week:"]
-    for w in weeks:
-        bar = "#" * (round(w.count * bar_width / peak) if w.count else 0)
-        lines.append(f"  {w.label}  {bar.ljust(bar_width)}  {w.count:>{width}}")
-    est = estimates(result.days)
-    width = len(str(est.immediate))
-    lines += [
-        "",
-        "digests a subscription would have received:",
-        f"  immediate  {est.immediate:>{width}}  (one per matching item)",
-        f"  daily      {est.daily:>{width}}  (days with a match)",
-        f"  weekly     {est.weekly:>{width}}  (ISO weeks with a match)",
-        "",
-        f"newest {len(result.newest)} of {len(result.matched)}:",
-    ]
-    for ex in result.newest:
-        r = ex.record
-        lines.append(f"  {ex.day.isoformat()}  {r.title}")
-        lines.append(f"      {r.source} {r.key}  {r.url}")
-        lines += [f"      {s}" for s in snippets(r, ex.hits)]
-    return "\n".join(lines) + "\n"
-
-
-def report_json(result: Backtest) -> dict[str, Any]:
-    """The same report as plain JSON values, for machines."""
-    est = estimates(result.days)
-    return {
-        "query": result.query,
-        "source": result.source,
-        "since": result.since.isoformat() if result.since else None,
-        "candidates": result.candidates,
-        "matches": len(result.matched),
-        "weeks": [{"week": w.label, "count": w.count} for w in weekly(result.days)],
-        "digests": {"immediate": est.immediate, "daily": est.daily, "weekly": est.weekly},
-        "matched": [
-            {"source": c.source, "key": c.key, "day": c.day.isoformat()} for c in result.matched
-        ],
-        "newest": [
-            {
-                "source": ex.record.source,
-                "key": ex.record.key,
-                "day": ex.day.isoformat(),
-                "title": ex.record.title,
-                "url": ex.record.url,
-                "hits": [
-                    {"field": h.field, "start": h.start, "end": h.end, "term": h.term}
-                    for h in ex.hits
-                ],
-                "snippets": snippets(ex.record, ex.hits),
-            }
-            for ex in result.newest
-        ],
-    }

@@ -217,14 +217,24 @@ def _history_parsers(
 ) -> None:
     test_rule = commands.add_parser(
         "test-rule",
-        help="run a query over stored history: matches per week and per cadence",
+        help="what a rule would have sent from stored history: alerts per week and per cadence",
         parents=[common],
     )
-    test_rule.add_argument("query", help="a rule's query, e.g. '\"SEND workforce\"'")
+    test_rule.add_argument(
+        "query", nargs="?", help="a query, e.g. '\"SEND workforce\"' (or give --rule)"
+    )
+    test_rule.add_argument(
+        "--rule", metavar="ID", help="a configured rule, with its events and sources"
+    )
+    test_rule.add_argument(
+        "--events",
+        metavar="A,B",
+        help="with a QUERY: the events to count (default: a rule's, answered,corrected)",
+    )
     test_rule.add_argument(
         "--since",
         metavar="WHEN",
-        help="only items whose latest date is this recent: 90d, 12w or YYYY-MM-DD",
+        help="only events on or after this day: 90d, 12w or YYYY-MM-DD",
     )
     test_rule.add_argument("--source", metavar="ID", help="only this source's items")
     test_rule.add_argument(
@@ -232,7 +242,7 @@ def _history_parsers(
         type=int,
         default=5,
         metavar="N",
-        help="show the N newest matches with snippets (default 5)",
+        help="show the N items alerted last, with snippets (default 5)",
     )
     test_rule.add_argument("--json", action="store_true", help="print the report as JSON")
     backfill = commands.add_parser(
@@ -291,34 +301,87 @@ def _run(config: Config, once: bool, since: date | None) -> int:
 
 
 def _test_rule(config: Config, args: argparse.Namespace) -> int:
-    from watcher import backtest
+    import difflib
+
+    from watcher import backtest, backtest_report
     from watcher.match import parse
+    from watcher.model import EventType
     from watcher.store import open_store
 
-    try:
-        query = parse(args.query, synonyms=config.synonyms)
-    except QuerySyntaxError as exc:
-        print(f"watcher: invalid query: {exc}\n{exc.pointer()}", file=sys.stderr)
+    def usage(problem: str) -> int:
+        print(f"watcher: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+
+    if args.query is None and args.rule is None:
+        return usage("test-rule needs a QUERY or --rule ID")
+    if args.query is not None and args.rule is not None:
+        return usage("test-rule takes a QUERY or --rule ID, not both")
+    known = [s.id for s in config.sources]
+    if args.source is not None and args.source not in known:
+        listed = f"configured: {', '.join(known)}" if known else "none is configured"
+        raise ConfigError("--source", [("", f"no source {args.source!r} ({listed})")])
+    # A rule is tested as the service runs it: its query, its events, its sources.
+    text: str = args.query
+    events: tuple[EventType, ...] | None = None  # None: a rule's default events
+    sources: tuple[str, ...] | None = None  # None: every source
+    if args.rule is not None:
+        ids = [r.id for r in config.rules]
+        if args.rule not in ids:
+            near = difflib.get_close_matches(args.rule, ids, n=1, cutoff=0.0)
+            listed = ", ".join(ids) + (f"; nearest: {near[0]}" if near else "") if ids else "none"
+            raise ConfigError("--rule", [("", f"no rule {args.rule!r} (configured: {listed})")])
+        if args.events is not None:
+            return usage("--events is for a QUERY: --rule counts the rule's own events")
+        rule = config.rule(args.rule)
+        text, events = rule.query, rule.events
+        sources = rule.sources
+    if args.events is not None:
+        names = [name.strip() for name in args.events.split(",") if name.strip()]
+        known_events = [e.value for e in EventType]
+        every = ", ".join(known_events)
+        unknown = [name for name in names if name not in known_events]
+        if unknown or not names:
+            found = f"no event {unknown[0]!r}" if unknown else "no event given"
+            return usage(f"--events: {found} (events are {every})")
+        events = tuple(EventType(name) for name in names)
+    if args.source is not None:
+        if sources is not None and args.source not in sources:
+            return usage(
+                f"--source: rule {args.rule!r} does not apply to source {args.source!r} "
+                f"(its sources: {', '.join(sources)})"
+            )
+        sources = (args.source,)
+    try:
+        query = parse(text, synonyms=config.synonyms)
+    except QuerySyntaxError as exc:
+        return usage(f"invalid query: {exc}\n{exc.pointer()}")
+    today = datetime.now(config.tz).date()
     since = None
     if args.since is not None:
         try:
-            since = backtest.parse_since(args.since, datetime.now(config.tz).date())
+            since = backtest.parse_since(args.since, today)
         except ValueError as exc:
-            print(f"watcher: --since: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
+            return usage(f"--since: {exc}")
     store = open_store(config.store_url)
     try:
         store.migrate()
         result = backtest.search(
-            store, query, since=since, source=args.source, newest=max(args.newest, 0)
+            store,
+            query,
+            events=events,
+            sources=sources,
+            since=since,
+            newest=max(args.newest, 0),
+            rule=args.rule,
         )
     finally:
         store.close()
+    backfill = backtest_report.backfill_commands(result, today, args.config)
     if args.json:
-        print(json.dumps(backtest.report_json(result), indent=2, ensure_ascii=False))
+        report = backtest_report.report_json(result, backfill)
+        print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        print(backtest.report_text(result), end="")
+        print(backtest_report.report_text(result, backfill), end="")
     return EXIT_OK
 
 

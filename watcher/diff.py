@@ -22,11 +22,17 @@ most one event per record, following the life of a written question::
 An unchanged fingerprint is never an event, so re-polling the same data is silent. Every other
 change (grouped questions, member details, a withdrawn question reappearing, ...) updates the
 stored record without an event. ``Event.previous`` is the stored version whenever there is one.
+
+``life_events`` reads the same life backwards, from one stored version: the events a watcher
+polling all along would have made for the item, each with its day. ``watcher test-rule`` counts
+them to say what a subscription would have been sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import NamedTuple, Protocol
 
 from watcher.model import Event, EventType, Record, Status, Text
 from watcher.sources.base import ListEntry
@@ -102,3 +108,63 @@ def _corrected(previous: Record, record: Record) -> bool:
 def _plain(text: Text | None) -> str:
     # The same comparison as the fingerprint: markup and whitespace are not a correction.
     return " ".join(text.plain.split()) if text else ""
+
+
+# --- an item's life, from its current version ---------------------------------------------
+
+
+class Dated(Protocol):
+    """What dates an item's life: a ``Record``, or the store's ``MatchInput`` for one."""
+
+    @property
+    def status(self) -> Status: ...
+
+    @property
+    def date_tabled(self) -> date | None: ...
+
+    @property
+    def date_holding(self) -> date | None: ...
+
+    @property
+    def date_answered(self) -> date | None: ...
+
+    @property
+    def date_corrected(self) -> date | None: ...
+
+    @property
+    def is_correction(self) -> bool: ...
+
+
+class LifeEvent(NamedTuple):
+    """One event of an item's life and the day it happened."""
+
+    type: EventType
+    day: date
+
+
+def life_events(item: Dated, day: date) -> tuple[LifeEvent, ...]:
+    """The events a watcher polling all along would have made for ``item``, in the order of
+    its life, from its current version alone:
+
+        TABLED     always, on the tabled date
+        HOLDING    if it had a holding answer (a date for one, or its status), on that date
+        ANSWERED   if it is answered now, on the answered date
+        CORRECTED  if it is answered and its answer was corrected, on the corrected date
+        WITHDRAWN  if it is withdrawn now, on ``day``: the API dates no withdrawal
+
+    ``day`` is the item's day (``store.base.Candidate.day``: its latest tabled, answered or
+    corrected date, else the day it was first stored), and stands in for any date missing.
+    ``events`` makes one event per poll that sees a change, so a question first seen already
+    corrected makes CORRECTED alone; watched from the start it made ANSWERED first, and that
+    is what this lists."""
+    out = [LifeEvent(EventType.TABLED, item.date_tabled or day)]
+    if item.date_holding is not None or item.status is Status.HOLDING:
+        out.append(LifeEvent(EventType.HOLDING, item.date_holding or item.date_answered or day))
+    if item.status is Status.ANSWERED:
+        answered = item.date_answered or day
+        out.append(LifeEvent(EventType.ANSWERED, answered))
+        if item.is_correction or item.date_corrected is not None:
+            out.append(LifeEvent(EventType.CORRECTED, item.date_corrected or answered))
+    if item.status is Status.WITHDRAWN:
+        out.append(LifeEvent(EventType.WITHDRAWN, day))
+    return tuple(out)

@@ -4,7 +4,7 @@
     And, Or   at least two children, never a child of their own type (nesting is flattened)
     Not       ``NOT x`` or ``-x``
     Near      ``a NEAR/n b``: two terms (or synonym sets) at most n words apart, either order
-    Synonym   ``~SEND``: any one of a configured set of terms; carries the terms it stands for
+    Synonym   ``~SEND``: its name or any one of a configured set of terms; carries those terms
     Field     ``heading:x``: ``x`` must match inside that text field (heading, question, answer)
     Meta      ``house:lords``: a filter on the record's metadata, matched by ``matcher``
 
@@ -65,7 +65,8 @@ class Not:
 
 @dataclass(frozen=True)
 class Synonym:
-    """``~name``: matches wherever any of ``terms`` (the set's expansions, in order) matches."""
+    """``~name``: matches wherever any of ``terms`` matches: the set's name as a term (unless
+    an expansion already writes it), then its expansions, in order (``query`` builds them)."""
 
     name: str
     terms: tuple[Term, ...]

@@ -20,8 +20,10 @@ does every alternative of an OR (``NOT a OR b`` would otherwise match nearly eve
 
 Synonym sets come from configuration: ``parse(q, synonyms={"SEND": ["special educational
 needs", "SEN"]})``. Each expansion is ONE term: a word, a phrase with or without quotes (without
-quotes its words are a bare term, like ``SEND-workforce``), or a wildcard. A ``Synonym`` node
-carries its parsed terms, so an AST is self-contained and ``to_string`` prints ``~SEND``.
+quotes its words are a bare term, like ``SEND-workforce``), or a wildcard. A set also matches
+its own name as a bare term, listed first (``~SEND`` matches "SEND", in capitals, as well as
+"SEN"), unless an expansion already writes it. A ``Synonym`` node carries its parsed terms,
+so an AST is self-contained and ``to_string`` prints ``~SEND``.
 
 Errors are ``QuerySyntaxError`` with the 0-based position of the problem and, where there is
 one, the fix ("unknown field 'dept' (did you mean department:?)").
@@ -118,7 +120,23 @@ def to_string(ast: Node | Query) -> str:
 
 @lru_cache(maxsize=4096)
 def _expansions(name: str, expansions: tuple[str, ...]) -> tuple[Term, ...]:
-    return tuple(parse_expansion(x) for x in expansions)
+    """The terms of set ``name``: the name itself as a bare term, then the expansions. Said
+    aloud, ``~SEND NEAR workforce`` includes "SEND workforce"; a set that left out its own
+    name would quietly miss it. The name is not added again when an expansion is written
+    with the same words (quotes aside)."""
+    terms = tuple(parse_expansion(x) for x in expansions)
+    own = _own_term(name)
+    if own is None or any(t.words == own.words for t in terms):
+        return terms
+    return (own, *terms)
+
+
+def _own_term(name: str) -> Term | None:
+    """A set's name as a bare term: ``SEND`` (in capitals, so an acronym), ``teachers``;
+    ``-`` and ``_`` separate words, so ``early_years`` is "early years". None for a name
+    without a letter or digit."""
+    words = tuple(name[start:end] for start, end in spans(name))
+    return Term(words, name) if words else None
 
 
 # --- lexer ---------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ Contract for every implementation (SQLite and PostgreSQL run the same conformanc
   is written by ``commit`` and ``commit_records`` in their transaction. It is a filter, never
   a verdict: it may return records a rule does not match, never leave out one it does.
 - ``match_inputs`` gives exactly the values the decoded current record gives the matcher
-  (``Record.fields()`` and the metadata), so a backtest decides on the document a poll would.
+  (``Record.fields()`` and the metadata), so a backtest decides on the document a poll would,
+  and the status and dates that ``diff.life_events`` dates the item's events by.
 - Times are timezone-aware UTC datetimes in and out.
 - Database failures raise ``StoreError``; every method (``migrate`` and ``schema_status``
   included) raises its subclass ``StoreUnavailableError`` when the database cannot be reached
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
 
-from watcher.model import Event, Hit, Match, Person, Record
+from watcher.model import Event, Hit, Match, Person, Record, Status
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,11 @@ class Candidate(NamedTuple):
 
 
 class MatchInput(NamedTuple):
-    """What the live matcher reads of a stored record, and nothing else: the text fields as
-    ``Record.fields()`` gives them (plain text, "" when absent) and the metadata that
-    ``watcher.match.Metadata.of`` takes. Reading only this skips decoding the whole record."""
+    """What a backtest reads of a stored record, and nothing else: the text fields as
+    ``Record.fields()`` gives them (plain text, "" when absent), the metadata that
+    ``watcher.match.Metadata.of`` takes, and the status, dates and correction flag that
+    ``watcher.diff.life_events`` dates the item's events by, each as the ``Record`` has it.
+    Reading only this skips decoding the whole record."""
 
     heading: str
     question: str
@@ -157,9 +160,25 @@ class MatchInput(NamedTuple):
     department_id: int | None
     asked_by: Person | None
     answered_by: Person | None
+    status: Status
+    date_tabled: date | None
+    date_holding: date | None
+    date_answered: date | None
+    date_corrected: date | None
+    is_correction: bool
 
     def fields(self) -> dict[str, str]:
         return {"heading": self.heading, "question": self.question, "answer": self.answer}
+
+
+@dataclass(frozen=True)
+class StoredSpan:
+    """How much history the store holds: ``count`` current records and the first and last of
+    their days (``Candidate.day``), both None when it holds none."""
+
+    count: int
+    first_day: date | None
+    last_day: date | None
 
 
 class Store(Protocol):
@@ -237,6 +256,11 @@ class Store(Protocol):
         """What the matcher reads of the current version of each known key (``MatchInput``),
         read without decoding the whole record; the same values as the ``Record`` that
         ``current`` gives. Keys never stored are absent."""
+        ...
+
+    def stored_span(self, source: str | None = None) -> StoredSpan:
+        """How many current records the store holds, of ``source`` or of every source, and
+        the first and last of their days, as ``candidates`` dates them."""
         ...
 
     # --- sending half ---

@@ -20,7 +20,8 @@ verbatim and queried with a tsquery cast from text: no parser, no stemming, no s
 always describes it; migration 2 (``history.v2``) built it for the records stored before it.
 
 ``match_inputs`` reads what confirming a candidate needs (``base.MatchInput``): the three plain
-text fields and the metadata, picked out of the record's JSON without building a ``Record``.
+text fields, the metadata, the status and the dates, picked out of the record's JSON without
+building a ``Record``. ``stored_span`` counts the index rows of a source and their days.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
 from watcher.match.document import fold_text
-from watcher.model import Person, Record
+from watcher.model import Person, Record, Status
 from watcher.store import queries
-from watcher.store.base import PAIR, Candidate, MatchInput, SearchWord
+from watcher.store.base import PAIR, Candidate, MatchInput, SearchWord, StoredSpan
 from watcher.store.schema import record, record_words
 
 # Longer words are indexed (and searched) by their first MAX_WORD characters: PostgreSQL refuses
@@ -251,8 +252,9 @@ def match_inputs(conn: Connection, source: str, keys: Iterable[str]) -> dict[str
 
 
 def _match_input(d: Mapping[str, Any]) -> MatchInput:
-    """The values ``record_from_dict(d)`` would give ``Record.fields()`` and
-    ``Metadata.of``, without building the rest of the record (half the cost of reading one)."""
+    """The values ``record_from_dict(d)`` would give ``Record.fields()``, ``Metadata.of``
+    and ``diff.life_events``, without building the rest of the record (half the cost of
+    reading one)."""
     question, answer = d.get("question"), d.get("answer")
     return MatchInput(
         heading=d["title"],
@@ -265,8 +267,31 @@ def _match_input(d: Mapping[str, Any]) -> MatchInput:
         department_id=d.get("department_id"),
         asked_by=_person(d.get("asked_by")),
         answered_by=_person(d.get("answered_by")),
+        # Inline, not through a helper: a broad rule reads tens of thousands of these.
+        status=_STATUS[d["status"]],
+        date_tabled=_iso(tabled) if (tabled := d.get("date_tabled")) else None,
+        date_holding=_iso(holding) if (holding := d.get("date_holding")) else None,
+        date_answered=_iso(answered) if (answered := d.get("date_answered")) else None,
+        date_corrected=_iso(corrected) if (corrected := d.get("date_corrected")) else None,
+        is_correction=bool(d.get("is_correction", False)),
     )
+
+
+# A dict lookup: calling the enum costs as much as the four dates together.
+_STATUS = {s.value: s for s in Status}
+_iso = date.fromisoformat
 
 
 def _person(found: Mapping[str, Any] | None) -> Person | None:
     return None if found is None else Person(**found)
+
+
+def stored_span(conn: Connection, source: str | None = None) -> StoredSpan:
+    """``base.StoredSpan`` of ``source``'s index rows (every source's if None): one per
+    current record, so their count is the records stored."""
+    w = record_words.c
+    stmt = select(func.count(), func.min(w.day), func.max(w.day))
+    if source is not None:
+        stmt = stmt.where(w.source == source)
+    count, first, last = conn.execute(stmt).one()
+    return StoredSpan(int(count), first, last)

@@ -31,6 +31,7 @@ from watcher.store.base import (
     SchemaStatus,
     SearchWord,
     SourceState,
+    StoredSpan,
 )
 from watcher.store.engine import READ_ONLY, sqlite_directory
 from watcher.store.schema import (
@@ -222,6 +223,10 @@ class SqlStore:
     def match_inputs(self, source: str, keys: Iterable[str]) -> dict[str, MatchInput]:
         with self._read("reading records to match") as conn:
             return fulltext.match_inputs(conn, source, keys)
+
+    def stored_span(self, source: str | None = None) -> StoredSpan:
+        with self._read("reading how much history is stored") as conn:
+            return fulltext.stored_span(conn, source)
 
     def record_error(self, source: str, error: str, at: datetime) -> None:
         with self._write(f"recording an error for {source}") as conn:
