@@ -33,6 +33,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from watcher.channels import open_channel
+from watcher.cli.codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from watcher.config import (
     Config,
     FilesChannelConfig,
@@ -45,8 +46,6 @@ from watcher.errors import ConfigError, StoreError, WatcherError
 from watcher.logs import redact_url
 from watcher.model import Digest, DigestItem, Event, EventType, Text
 from watcher.render import Renderer
-
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 
 @dataclass

@@ -1,0 +1,128 @@
+"""The service's own commands: ``run``, ``status``, ``health`` and ``templates export``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from watcher.cli.codes import EXIT_FAILED, EXIT_OK
+from watcher.config import Config
+from watcher.errors import ConfigError, WatcherError
+
+
+def run(config: Config, once: bool, since: date | None) -> int:
+    from watcher import pipeline, schedule, service
+
+    if since is not None and not once:
+        raise ConfigError("--since", [("", "--since works only with run --once")])
+    if not once:
+        with schedule.stop_on_signals() as stop:
+            store = service.wait_for_store(config, stop)
+            if store is None:
+                return EXIT_OK  # stopped before the store came up
+            svc = service.build(config, store=store)
+            try:
+                schedule.run_forever(svc, stop)
+            finally:
+                service.close(svc)
+        return EXIT_OK
+    svc = service.build(config)
+    try:
+        polls = [pipeline.poll(svc, source_id, since) for source_id in svc.sources]
+        sends = pipeline.send_due(svc, retry_now=True)
+    finally:
+        service.close(svc)
+    failed = [p for p in polls if p.error] + [s for s in sends if s.error]
+    for p in polls:
+        print(
+            f"poll {p.source}: listed {p.listed}, fetched {p.fetched}, new events {p.events}"
+            + (f", ERROR {p.error}" if p.error else "")
+        )
+    for s in sends:
+        print(
+            f"digest {s.subscription}: {s.items} item(s) "
+            + (f"NOT SENT ({s.error})" if s.error else "sent")
+        )
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def templates(args: argparse.Namespace) -> int:
+    """``watcher templates export DIR``: the built-in templates, to edit and override with."""
+    from importlib import resources
+
+    from watcher.render import TEMPLATES
+
+    folder = Path(args.folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WatcherError(f"cannot create {folder}: {exc.strerror or exc}") from exc
+    builtin = resources.files("watcher") / "templates"
+    for name in TEMPLATES:
+        target = folder / name
+        if target.exists() and not args.force:
+            print(f"kept {target} (it exists; --force overwrites it)")
+            continue
+        try:
+            target.write_text((builtin / name).read_text(encoding="utf-8"), encoding="utf-8")
+        except OSError as exc:
+            raise WatcherError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        print(f"wrote {target}")
+    print(
+        f"\nEdit them, delete the ones you do not change, and set `templates: {folder.resolve()}` "
+        "in the "
+        "config (a relative path is relative to the config file's folder). "
+        "`watcher check-config` compiles them."
+    )
+    return EXIT_OK
+
+
+def status(config: Config) -> int:
+    from watcher.service import open_migrated_store
+
+    store = open_migrated_store(config)
+    try:
+        states = {s.source: s for s in store.source_states()}
+        for src in config.sources:
+            st = states.get(src.id)
+            if st is None or st.last_poll is None:
+                print(f"source {src.id}: never polled")
+                continue
+            line = f"source {src.id}: last poll {st.last_poll:%Y-%m-%d %H:%M} UTC"
+            line += f", last success {st.last_ok:%Y-%m-%d %H:%M}" if st.last_ok else ", never OK"
+            if st.last_error:
+                line += f"\n  failing ({st.error_count} in a row): {st.last_error}"
+            print(line)
+        failed = store.failed_deliveries()
+        for d in failed:
+            print(
+                f"undelivered digest {d.id} for {d.subscription_id}: {d.attempts} attempt(s), "
+                f"next {d.next_attempt:%Y-%m-%d %H:%M} UTC: {d.last_error}"
+                if d.next_attempt
+                else f"undelivered digest {d.id}: {d.last_error}"
+            )
+        bad = any(s.last_error for s in states.values()) or bool(failed)
+    finally:
+        store.close()
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+def health(config: Config, max_age: int) -> int:
+    from watcher.schedule import heartbeat_age, starting_reason
+
+    data_dir = Path(config.data_dir)
+    age = heartbeat_age(data_dir, datetime.now(UTC))
+    if age is None or age > timedelta(seconds=max_age):
+        starting = starting_reason(data_dir)
+        if starting is not None:
+            at, _, why = starting.partition(" ")
+            print(f"unhealthy: still starting, {why} (at {at[:19]}Z)", file=sys.stderr)
+        elif age is None:
+            print("unhealthy: no heartbeat yet", file=sys.stderr)
+        else:
+            print(f"unhealthy: last heartbeat {int(age.total_seconds())}s ago", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"healthy: last heartbeat {int(age.total_seconds())}s ago")
+    return EXIT_OK
