@@ -121,7 +121,11 @@ def test_every_command_its_banner_suggests_works_against_it(served: Served, tmp_
         if "SEND workforce" in f"{q['heading']} {q['questionText']} {q['answerText']}"
     ]
     assert len(naming) > 1
-    assert f"matches: {len(naming)}" in outputs["test-rule"]
+    assert f"items matched: {len(naming)}" in outputs["test-rule"]
+    # With the default events a subscription is sent answers, not holding answers.
+    answered = [q for q in naming if q.get("dateAnswered") and not q.get("answerIsHolding")]
+    assert 0 < len(answered) < len(naming)
+    assert f"alerts: {len(answered)}" in outputs["test-rule"]
     assert "8602" in outputs["test-rule"]
 
     code, _ = stop(served, signal.SIGINT)

@@ -542,6 +542,7 @@ CALLS: dict[str, Callable[[Store], object]] = {
     "commit_records": lambda s: s.commit_records(SRC, [(rec(), "l")], at(0)),
     "candidates": lambda s: s.candidates(None),
     "match_inputs": lambda s: s.match_inputs(SRC, ["1"]),
+    "stored_span": lambda s: s.stored_span(),
     "pending": lambda s: s.pending("alice", at(0)),
     "create_delivery": lambda s: s.create_delivery("alice", "k", [1], at(0), at(0)),
     "unsent_deliveries": lambda s: s.unsent_deliveries("alice", at(0)),
