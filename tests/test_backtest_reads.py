@@ -20,9 +20,8 @@ from watcher import backtest
 from watcher.diff import life_events
 from watcher.match import Document, Metadata, parse
 from watcher.model import Person, Record, Status, Text
-from watcher.store import MatchInput, Store, open_store
+from watcher.store import MatchInput, Store
 from watcher.store.base import StoredSpan
-from watcher.store.engine import store_engine
 
 AT = datetime(2024, 2, 1, 12, 0, tzinfo=UTC)
 SRC = "wq"
@@ -112,25 +111,6 @@ def test_any_text_reads_back_exactly(store: Store, title: str, answer: str) -> N
     r = rec("h", title, answer)
     store.commit_records(SRC, [(r, "listed")], AT)
     assert_reads_as(store.match_inputs(SRC, ["h"])["h"], r)
-
-
-def test_the_lookup_index_migration_applies_to_an_older_store(store_url: str) -> None:
-    store = open_store(store_url)
-    try:
-        store.migrate()
-        store.commit_records(SRC, [(rec("k", answer="The tribunal heard it."), "listed")], AT)
-        # Back to a database from before migration 3.
-        engine = store_engine(store_url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("DROP INDEX IF EXISTS ix_record_words_lookup")
-            conn.exec_driver_sql("DELETE FROM schema_migrations WHERE version = 3")
-        engine.dispose()
-
-        store.migrate()
-        found = backtest.search(store, parse("tribunal"), sources=[SRC], since=date(2024, 1, 1))
-        assert [c.key for c in found.matched] == ["k"]
-    finally:
-        store.close()
 
 
 def test_the_newest_examples_keep_the_order_of_the_matches_across_sources(store: Store) -> None:

@@ -29,6 +29,7 @@ from watcher.store.base import (
     SearchWord,
     SourceState,
     Store,
+    StoredSpan,
 )
 from watcher.store.engine import store_engine
 from watcher.store.sql import SqlStore
@@ -47,6 +48,7 @@ __all__ = [
     "SourceState",
     "SqlStore",
     "Store",
+    "StoredSpan",
     "open_store",
 ]
 
