@@ -132,3 +132,7 @@ def test_run_stops_cleanly_while_it_waits(tmp_path: Path) -> None:
     assert "store=postgresql://watcher:***@127.0.0.1:" in text
     assert "hunter2" not in text
     assert "Traceback" not in text
+    # Stopped while waiting: health must not claim it is still starting.
+    health = watcher(config, "health")
+    assert health.returncode == 1
+    assert "still starting" not in health.stderr

@@ -104,6 +104,12 @@ def report_starting(data_dir: Path, why: str) -> None:
         log.debug("event=starting_not_recorded error=%s", exc)
 
 
+def started(data_dir: Path) -> None:
+    """The start-up is over (the scheduler runs, or the wait was stopped): nothing to report."""
+    with contextlib.suppress(OSError):
+        (data_dir / STARTING_FILE).unlink(missing_ok=True)
+
+
 def starting_reason(data_dir: Path) -> str | None:
     """What a service still starting last reported (``<UTC time> <why>``), if anything."""
     try:
@@ -144,8 +150,7 @@ def run_forever(service: Service, stop: threading.Event) -> None:
     """Run the schedule until ``stop`` is set."""
     scheduler = build_scheduler(service)
     scheduler.start()
-    with contextlib.suppress(OSError):
-        (Path(service.config.data_dir) / STARTING_FILE).unlink(missing_ok=True)
+    started(Path(service.config.data_dir))
     log.info(
         "event=started sources=%d subscriptions=%d jobs=%d",
         len(service.sources),

@@ -135,6 +135,7 @@ def wait_for_store(config: Config, stop: threading.Event) -> Store | None:
             )
             schedule.report_starting(data_dir, f"waiting for the store (try {attempt}): {exc}")
             if stop.wait(wait.total_seconds()):
+                schedule.started(data_dir)  # not starting any more: stopped
                 return None
             delay = min(delay * 2, STORE_RETRY_MAX)
             continue

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 
 def test_rule(config: Config, args: argparse.Namespace) -> int:
-
     from watcher import backtest, backtest_report
     from watcher.match import parse
     from watcher.model import EventType
@@ -34,10 +33,7 @@ def test_rule(config: Config, args: argparse.Namespace) -> int:
         return usage("test-rule needs a QUERY or --rule ID")
     if args.query is not None and args.rule is not None:
         return usage("test-rule takes a QUERY or --rule ID, not both")
-    known = [s.id for s in config.sources]
-    if args.source is not None and args.source not in known:
-        listed = f"configured: {', '.join(known)}" if known else "none is configured"
-        raise ConfigError("--source", [("", f"no source {args.source!r} ({listed})")])
+    _known_source(config, args.source)
     # A rule is tested as the service runs it: its query, its events, its sources.
     text: str = args.query
     events: tuple[EventType, ...] | None = None  # None: a rule's default events
@@ -102,16 +98,21 @@ def test_rule(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _known_source(config: Config, source: str | None) -> None:
+    """``--source``, if given, must name a configured source (``ConfigError``: exit 2)."""
+    known = [s.id for s in config.sources]
+    if source is not None and source not in known:
+        listed = f"configured: {', '.join(known)}" if known else "none is configured"
+        raise ConfigError("--source", [("", f"no source {source!r} ({listed})")])
+
+
 def backfill(config: Config, args: argparse.Namespace) -> int:
     from watcher import pipeline, service
 
     known = [s.id for s in config.sources]
     if not known:
         raise ConfigError("sources", [("", "no source is configured: nothing to backfill")])
-    if args.source is not None and args.source not in known:
-        raise ConfigError(
-            "--source", [("", f"no source {args.source!r} (configured: {', '.join(known)})")]
-        )
+    _known_source(config, args.source)
     until = args.until or datetime.now(config.tz).date()
     if args.since > until:
         raise ConfigError("--since", [("", f"--since {args.since} is after --until {until}")])
