@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from watcher import backtest, pipeline, service
 from watcher.config import load
+from watcher.kinds.questions import question_of
 from watcher.match import parse
 from watcher.model import Status
 from watcher.store import open_store
@@ -168,7 +169,7 @@ def test_a_change_to_a_stored_item_is_left_for_polling_to_alert_on(
 
         after = pipeline.poll(svc, "wq", since=date(2024, 1, 8))
         assert (after.events, after.ledger) == (1, 1)
-        assert svc.store.current("wq", [SEED_ID])[SEED_ID].is_correction
+        assert question_of(svc.store.current("wq", [SEED_ID])[SEED_ID]).is_correction
     finally:
         service.close(svc)
 
@@ -189,7 +190,7 @@ def test_backfill_reports_each_chunk_to_its_progress_callback(
         ]
         assert sum(r.stored for r in reports) == sum(r.fetched for r in reports) > 0
         stored = svc.store.current("wq", [SEED_ID])
-        assert stored[SEED_ID].status is Status.ANSWERED
+        assert question_of(stored[SEED_ID]).status is Status.ANSWERED
     finally:
         service.close(svc)
 

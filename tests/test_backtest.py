@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import pytest
 from watcher import backtest, backtest_report
 from watcher.config import ParliamentSourceConfig
 from watcher.diff import LifeEvent
+from watcher.kinds.questions import revise, written_question
 from watcher.match import Document, match_document, parse
 from watcher.model import EventType, Record, Status, Text
 from watcher.sources import open_source
@@ -47,7 +47,7 @@ def rec(
     house: str = "Commons",
     source: str = SRC,
 ) -> Record:
-    return Record(
+    return written_question(
         source=source,
         key=key,
         kind="written_question",
@@ -241,7 +241,7 @@ def life(key: str, status: Status, *, source: str = SRC, **dates: date | bool) -
     """A record saying "tribunal", with the status and dates of its life."""
     base = rec(key, "The tribunal heard the appeal.", source=source)
     undated: dict[str, date | bool | None] = {"date_tabled": None, "date_answered": None}
-    return replace(base, status=status, **{**undated, **dates})  # type: ignore[arg-type]
+    return revise(base, status=status, **{**undated, **dates})  # type: ignore[arg-type]
 
 
 JAN = [date(2024, 1, d) for d in range(1, 32)]

@@ -4,7 +4,6 @@ item's life made, read from its current version."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from watcher.diff import changed, events, life_events
+from watcher.kinds.questions import question_of, revise, written_question
 from watcher.model import (
     Event,
     EventType,
@@ -32,7 +32,7 @@ def text(plain: str, html: str | None = None) -> Text:
 
 
 def tabled(key: str = "1679416") -> Record:
-    return Record(
+    return written_question(
         source="parliament",
         key=key,
         kind="written_question",
@@ -50,7 +50,7 @@ def tabled(key: str = "1679416") -> Record:
 
 
 def holding(key: str = "1679416") -> Record:
-    return replace(
+    return revise(
         tabled(key),
         status=Status.HOLDING,
         answer=text(HOLDING),
@@ -60,7 +60,7 @@ def holding(key: str = "1679416") -> Record:
 
 
 def answered(key: str = "1679416", answer: str = ANSWER) -> Record:
-    return replace(
+    return revise(
         tabled(key),
         status=Status.ANSWERED,
         answer=text(answer),
@@ -70,7 +70,7 @@ def answered(key: str = "1679416", answer: str = ANSWER) -> Record:
 
 
 def corrected(key: str = "1679416") -> Record:
-    return replace(
+    return revise(
         answered(key, ANSWER + " Correction: and Social Care."),
         is_correction=True,
         original_answer=text(ANSWER),
@@ -80,7 +80,7 @@ def corrected(key: str = "1679416") -> Record:
 
 
 def withdrawn(before: Record | None = None) -> Record:
-    return replace(before or tabled(), status=Status.WITHDRAWN)
+    return revise(before or tabled(), status=Status.WITHDRAWN)
 
 
 # --- first sight ---------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def test_a_record_seen_first_makes_an_event_by_its_status(record: Record, kind: 
 def test_a_correction_seen_first_carries_the_old_answer_in_the_record() -> None:
     [event] = events([corrected()], {})
     assert event.previous is None
-    assert event.record.original_answer == text(ANSWER)
+    assert question_of(event.record).original_answer == text(ANSWER)
 
 
 # --- transitions ---------------------------------------------------------------------------
@@ -126,21 +126,21 @@ TRANSITIONS: list[tuple[str, Record, Record, EventType | None, bool]] = [
     (
         "flagged as a correction, same text",
         answered(),
-        replace(answered(), is_correction=True),
+        revise(answered(), is_correction=True),
         EventType.CORRECTED,
         False,
     ),
     (
         "date corrected changed",
         corrected(),
-        replace(corrected(), date_corrected=date(2024, 2, 2)),
+        revise(corrected(), date_corrected=date(2024, 2, 2)),
         EventType.CORRECTED,
         False,
     ),
     (
         "a correction corrected again",
         corrected(),
-        replace(corrected(), answer=text(ANSWER + " Correction: and Social Care, again.")),
+        revise(corrected(), answer=text(ANSWER + " Correction: and Social Care, again.")),
         EventType.CORRECTED,
         False,
     ),
@@ -148,35 +148,35 @@ TRANSITIONS: list[tuple[str, Record, Record, EventType | None, bool]] = [
     (
         "grouped questions added",
         answered(),
-        replace(answered(), grouped=(GroupedQuestion("8603", date(2024, 1, 8)),)),
+        revise(answered(), grouped=(GroupedQuestion("8603", date(2024, 1, 8)),)),
         None,
         False,
     ),
     (
         "member details changed",
         answered(),
-        replace(answered(), answered_by=Person(5000, "Mr David Johnston")),
+        revise(answered(), answered_by=Person(5000, "Mr David Johnston")),
         None,
         False,
     ),
     (
         "grouped while tabled",
         tabled(),
-        replace(tabled(), grouped=(GroupedQuestion("8603", None),)),
+        revise(tabled(), grouped=(GroupedQuestion("8603", None),)),
         None,
         False,
     ),
     (
         "holding answer reworded",
         holding(),
-        replace(holding(), answer=text(HOLDING + " Soon.")),
+        revise(holding(), answer=text(HOLDING + " Soon.")),
         None,
         False,
     ),
     (
         "withdrawal reworded",
         withdrawn(),
-        replace(withdrawn(), title="Special Educational Needs: Workforce"),
+        revise(withdrawn(), title="Special Educational Needs: Workforce"),
         None,
         False,
     ),
@@ -209,7 +209,7 @@ def test_an_unchanged_record_makes_no_event(record: Record) -> None:
 
 def test_markup_and_spacing_are_not_changes() -> None:
     stored = answered()
-    rerendered = replace(
+    rerendered = revise(
         stored, answer=text(ANSWER.replace(" ", "  "), f"<div><span>{ANSWER}</span></div>")
     )
     assert events([rerendered], {stored.key: stored}) == []
@@ -269,7 +269,7 @@ groups = st.sets(st.sampled_from("123")).map(
 
 @st.composite
 def records(draw: st.DrawFn) -> Record:
-    return replace(
+    return revise(
         draw(shapes)(draw(keys)),
         answer=draw(answers),
         date_corrected=draw(some_dates),
@@ -326,7 +326,7 @@ def life(record: Record) -> list[tuple[EventType, date]]:
 
 
 def answered_after_holding() -> Record:
-    return replace(answered(), date_holding=HOLDING_ON)
+    return revise(answered(), date_holding=HOLDING_ON)
 
 
 def test_an_items_life_is_read_from_its_current_version() -> None:
@@ -342,15 +342,15 @@ def test_an_items_life_is_read_from_its_current_version() -> None:
 
 
 def test_a_missing_date_falls_back_to_the_nearest_known_one() -> None:
-    flagged = replace(answered(), is_correction=True)  # a correction without its date
+    flagged = revise(answered(), is_correction=True)  # a correction without its date
     assert life(flagged) == [(T, TABLED_ON), (A, ANSWERED_ON), (C, ANSWERED_ON)]
-    dated = replace(corrected(), is_correction=False)  # a correction date, not flagged
+    dated = revise(corrected(), is_correction=False)  # a correction date, not flagged
     assert life(dated) == [(T, TABLED_ON), (A, ANSWERED_ON), (C, CORRECTED_ON)]
-    assert life(replace(holding(), date_holding=None)) == [(T, TABLED_ON), (H, DAY)]
-    undated = replace(holding(), date_holding=None, date_answered=ANSWERED_ON)
+    assert life(revise(holding(), date_holding=None)) == [(T, TABLED_ON), (H, DAY)]
+    undated = revise(holding(), date_holding=None, date_answered=ANSWERED_ON)
     assert life(undated) == [(T, TABLED_ON), (H, ANSWERED_ON)]
-    assert life(replace(answered(), date_answered=None)) == [(T, TABLED_ON), (A, DAY)]
-    assert life(replace(tabled(), date_tabled=None)) == [(T, DAY)]
+    assert life(revise(answered(), date_answered=None)) == [(T, TABLED_ON), (A, DAY)]
+    assert life(revise(tabled(), date_tabled=None)) == [(T, DAY)]
 
 
 LIVES: dict[str, list[Record]] = {
@@ -363,7 +363,7 @@ LIVES: dict[str, list[Record]] = {
         tabled(),
         holding(),
         answered_after_holding(),
-        replace(corrected(), date_holding=HOLDING_ON),
+        revise(corrected(), date_holding=HOLDING_ON),
     ],
     "withdrawn": [tabled(), withdrawn()],
     "withdrawn while holding": [tabled(), holding(), withdrawn(holding())],

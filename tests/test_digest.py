@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from watcher import digest
 from watcher.config import Cadence, Subscription
+from watcher.kinds.questions import written_question
 from watcher.model import Event, EventType, Hit, Record, Status
 from watcher.store.base import PendingItem
 
@@ -134,7 +135,7 @@ def test_period_end_and_next_run_bracket_now(
 def record(
     key: str, *, answered: date | None = date(2024, 1, 15), title: str = "Special Educational Needs"
 ) -> Record:
-    return Record(
+    return written_question(
         source="parliament",
         key=key,
         kind="written_question",
@@ -163,7 +164,7 @@ def test_event_matched_by_two_rules_is_one_item_naming_both() -> None:
         event=event,
         hits={
             "workforce": (shared, Hit("answer", 10, 19, "workforce")),
-            "send": (Hit("heading", 0, 7, "Special"), shared),
+            "send": (Hit("title", 0, 7, "Special"), shared),
         },
     )
     d = digest.build(subscription("send", "workforce"), [item], END)
@@ -173,7 +174,7 @@ def test_event_matched_by_two_rules_is_one_item_naming_both() -> None:
     assert d.items[0].hits == (
         Hit("answer", 10, 19, "workforce"),
         shared,
-        Hit("heading", 0, 7, "Special"),
+        Hit("title", 0, 7, "Special"),
     )
 
 

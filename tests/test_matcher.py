@@ -10,6 +10,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from watcher.kinds.questions import question_facets, revise, written_question
 from watcher.match import (
     Document,
     Metadata,
@@ -22,7 +23,17 @@ from watcher.match import (
     parse,
 )
 from watcher.match.tokens import fold, inflections, is_acronym, words
-from watcher.model import Event, EventType, Hit, Match, Person, Record, Status, Text
+from watcher.model import (
+    Event,
+    EventType,
+    Hit,
+    Match,
+    Person,
+    QuestionBody,
+    Record,
+    Status,
+    Text,
+)
 from watcher.text import html_to_text, sanitise_html
 
 # The seed question (Commons, UIN 8602, answered 15 January 2024), as published; copied from
@@ -63,8 +74,11 @@ def _person(value: dict[str, Any] | None) -> Person | None:
 
 
 def _meta(value: dict[str, Any]) -> Metadata:
+    """A question's metadata, from the question's own fields (``QuestionBody``)."""
     people = {k: _person(value.get(k)) for k in ("asked_by", "answered_by")}
-    return Metadata(**{**value, **people})
+    fields = {k: v for k, v in value.items() if k != "kind"}
+    body = QuestionBody(Status.ANSWERED, **{**fields, **people})
+    return Metadata(facets=question_facets(body), kind=value.get("kind"))
 
 
 @pytest.mark.parametrize(
@@ -95,10 +109,10 @@ def test_hits_name_the_term_as_the_rule_wrote_it() -> None:
 
 
 def test_a_document_answers_many_queries() -> None:
-    doc = Document({"heading": "SEND", "answer": "workforce planning"})
+    doc = Document({"title": "SEND", "answer": "workforce planning"})
     assert match_document(parse("SEND workforce"), doc) == (
         Hit("answer", 0, 9, "workforce"),
-        Hit("heading", 0, 4, "SEND"),
+        Hit("title", 0, 4, "SEND"),
     )
     assert match_document(parse("send NOT planning"), doc) is None
     assert match_document(parse("planning"), doc) == (Hit("answer", 10, 18, "planning"),)
@@ -183,7 +197,7 @@ def test_fold_ignores_case_and_accents() -> None:
 
 def test_seed_answer_matches_send_workforce_where_published() -> None:
     answer = html_to_text(sanitise_html(SEED_ANSWER_HTML))
-    fields = {"heading": "Special Educational Needs", "question": SEED_QUESTION, "answer": answer}
+    fields = {"title": "Special Educational Needs", "question": SEED_QUESTION, "answer": answer}
     hits = match(parse('"SEND workforce"'), fields)
     assert hits is not None
     assert [(h.field, h.start) for h in hits] == [("answer", 251), ("answer", 385)]
@@ -269,7 +283,7 @@ def test_an_acronym_never_matches_lower_case_text(case: tuple[str, list[str]]) -
 
 
 def record(key: str, answer: str, source: str = "parliament") -> Record:
-    return Record(
+    return written_question(
         source=source,
         key=key,
         kind="written_question",
@@ -308,7 +322,7 @@ def test_match_events_applies_rules_to_the_events_they_want() -> None:
         ("needs", "4"),
     ]
     assert found[0].hits == (Hit("answer", 0, 14, '"SEND workforce"'),)
-    assert found[2].hits == (Hit("heading", 20, 25, "needs"),)
+    assert found[2].hits == (Hit("title", 20, 25, "needs"),)
 
 
 def test_match_events_without_rules_or_events() -> None:
@@ -346,7 +360,7 @@ def test_explain_names_terms_fields_and_synonym_expansions() -> None:
         'matched: ~SEND NEAR/5 workforce as "SEND" in the answer; ~SEND NEAR/5 workforce '
         "in the answer"
     )
-    assert _explained("heading:EHCP house:lords", {"heading": "EHCP"}, Metadata(house="Lords")) == (
+    assert _explained("heading:EHCP house:lords", {"title": "EHCP"}, _meta({"house": "Lords"})) == (
         "matched: EHCP in the heading; house:lords"
     )
 
@@ -360,7 +374,7 @@ def test_explain_reads_a_match() -> None:
 
 def test_document_from_record_carries_metadata_for_filters() -> None:
     item = record("1", "SEND workforce")
-    lords = Record(**{**vars(item), "house": "Lords", "department_id": 60, "uin": "HL1"})
+    lords = revise(item, house="Lords", department_id=60, uin="HL1")
     document = Document.from_record(lords)
     assert match_document(parse("SEND house:lords department:60 uin:hl1"), document) is not None
     assert match_document(parse("SEND house:commons"), document) is None

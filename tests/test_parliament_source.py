@@ -14,6 +14,7 @@ import pytest
 
 from watcher.config import ParliamentSourceConfig
 from watcher.errors import FetchError, ParseError
+from watcher.kinds.questions import question_of
 from watcher.model import Attachment, GroupedQuestion, Person, Status, fingerprint_of
 from watcher.sources import SOURCES, open_source
 from watcher.sources.base import ListEntry
@@ -198,10 +199,12 @@ def test_fetch_gets_the_full_answer_the_list_truncates(
     assert fetched.errors == ()
     [(record, fingerprint)] = fetched.records
     assert fingerprint == seed_entry.fingerprint
-    assert record.answer is not None
-    assert "SEND workforce" in record.answer.plain
-    assert record.answered_by == Person(4835, "David Johnston", "Conservative", "Wantage")
-    assert record.status is Status.ANSWERED
+    assert record.text("answer") is not None
+    assert "SEND workforce" in record.text("answer").plain
+    assert question_of(record).answered_by == Person(
+        4835, "David Johnston", "Conservative", "Wantage"
+    )
+    assert question_of(record).status is Status.ANSWERED
     assert record.url == (
         "https://questions-statements.parliament.uk/written-questions/detail/2024-01-08/8602"
     )
@@ -276,47 +279,50 @@ def test_recorded_detail_parses_to_golden_values() -> None:
     assert r.url == (
         "https://questions-statements.parliament.uk/written-questions/detail/2024-01-05/7926"
     )
-    assert (r.house, r.uin) == ("Commons", "7926")
-    assert (r.department, r.department_id) == ("Department for Education", 60)
-    assert r.asked_by == Person(4253, "Member 4253")
-    assert r.answered_by == Person(3985, "Member 3985")
-    assert r.corrected_by is None
-    assert r.status is Status.ANSWERED
-    assert r.date_tabled == date(2024, 1, 5)
-    assert r.date_for_answer == date(2024, 1, 10)
-    assert r.date_answered == date(2024, 1, 10)
-    assert (r.date_holding, r.date_corrected) == (None, None)
-    assert r.named_day is True
-    assert (r.is_correction, r.member_has_interest) == (False, False)
-    assert (r.grouped, r.attachments, r.original_answer) == ((), (), None)
-    assert r.question is not None
-    assert r.question.plain == (
+    assert (question_of(r).house, question_of(r).uin) == ("Commons", "7926")
+    assert (question_of(r).department, question_of(r).department_id) == (
+        "Department for Education",
+        60,
+    )
+    assert question_of(r).asked_by == Person(4253, "Member 4253")
+    assert question_of(r).answered_by == Person(3985, "Member 3985")
+    assert question_of(r).corrected_by is None
+    assert question_of(r).status is Status.ANSWERED
+    assert question_of(r).date_tabled == date(2024, 1, 5)
+    assert question_of(r).date_for_answer == date(2024, 1, 10)
+    assert question_of(r).date_answered == date(2024, 1, 10)
+    assert (question_of(r).date_holding, question_of(r).date_corrected) == (None, None)
+    assert question_of(r).named_day is True
+    assert (question_of(r).is_correction, question_of(r).member_has_interest) == (False, False)
+    assert (question_of(r).grouped, r.attachments, question_of(r).original_answer) == ((), (), None)
+    assert r.text("question") is not None
+    assert r.text("question").plain == (
         "To ask the Secretary of State for Education, how many (a) starts and (b) completions "
         "of flexi-job apprenticeships there have been through the flexi-job apprenticeship "
         "agencies register since February 2022."
     )
-    assert r.question.html == f"<p>{r.question.plain}</p>"
-    assert r.answer is not None
-    assert r.answer.plain.startswith(
+    assert r.text("question").html == f"<p>{r.text('question').plain}</p>"
+    assert r.text("answer") is not None
+    assert r.text("answer").plain.startswith(
         "The department is supporting sectors with short-term project-based work"
     )
-    assert r.answer.plain.endswith(
+    assert r.text("answer").plain.endswith(
         "The department intends to publish data on achievements by FJAAs in due course."
     )
-    assert r.answer.plain.count("\n\n") == 3
-    assert "£7 million fund" in r.answer.plain
+    assert r.text("answer").plain.count("\n\n") == 3
+    assert "£7 million fund" in r.text("answer").plain
     assert (
         '<a href="https://www.gov.uk/government/publications/flexi-job-apprenticeships/'
         'flexi-job-apprenticeship-agencies" rel="noopener noreferrer">'
-    ) in r.answer.html
-    assert "target=" not in r.answer.html
+    ) in r.text("answer").html
+    assert "target=" not in r.text("answer").html
 
 
 def test_expanded_members_are_people() -> None:
     r = parse_question(fixture(LORDS), "wq")
-    assert r.asked_by == Person(990103, "Baroness Ashcombe", "Crossbench", "Life peer")
-    assert r.answered_by == Person(990104, "Lord Merrow", "Conservative", "Life peer")
-    assert r.house == "Lords"
+    assert question_of(r).asked_by == Person(990103, "Baroness Ashcombe", "Crossbench", "Life peer")
+    assert question_of(r).answered_by == Person(990104, "Lord Merrow", "Conservative", "Life peer")
+    assert question_of(r).house == "Lords"
 
 
 @pytest.mark.parametrize(
@@ -339,13 +345,13 @@ def test_expanded_members_are_people() -> None:
     ],
 )
 def test_status_mapping(changes: dict[str, Any], status: Status) -> None:
-    assert parse_question(question(5, **changes), "wq").status is status
+    assert question_of(parse_question(question(5, **changes), "wq")).status is status
 
 
 def test_lords_holding_fixture_is_a_holding_answer() -> None:
     r = parse_question(fixture(LORDS), "wq")
-    assert r.status is Status.HOLDING
-    assert r.date_holding == date(2024, 1, 15)
+    assert question_of(r).status is Status.HOLDING
+    assert question_of(r).date_holding == date(2024, 1, 15)
 
 
 def test_a_corrected_answer_keeps_both_versions() -> None:
@@ -368,30 +374,30 @@ def test_a_corrected_answer_keeps_both_versions() -> None:
         ),
         "wq",
     )
-    assert r.status is Status.ANSWERED
-    assert r.is_correction is True
-    assert r.date_corrected == date(2024, 2, 1)
-    assert r.corrected_by == Person(4835, "David Johnston", "Conservative", "Wantage")
-    assert r.original_answer is not None
-    assert r.original_answer.plain == "The old answer."
-    assert r.answer is not None
-    assert r.answer.plain == "The corrected answer."
+    assert question_of(r).status is Status.ANSWERED
+    assert question_of(r).is_correction is True
+    assert question_of(r).date_corrected == date(2024, 2, 1)
+    assert question_of(r).corrected_by == Person(4835, "David Johnston", "Conservative", "Wantage")
+    assert question_of(r).original_answer is not None
+    assert question_of(r).original_answer.plain == "The old answer."
+    assert r.text("answer") is not None
+    assert r.text("answer").plain == "The corrected answer."
 
 
 def test_unsafe_markup_is_removed_from_answers() -> None:
     r = parse_question(
         question(7, answerText='<p onclick="x()">Hi<script>alert(1)</script></p>'), "wq"
     )
-    assert r.answer is not None
-    assert r.answer.html == "<p>Hi</p>"
-    assert r.answer.plain == "Hi"
+    assert r.text("answer") is not None
+    assert r.text("answer").html == "<p>Hi</p>"
+    assert r.text("answer").plain == "Hi"
 
 
 def test_grouped_questions_prefer_dates_then_fall_back_to_uins() -> None:
-    grouped = parse_question(fixture(1679855), "wq").grouped
+    grouped = question_of(parse_question(fixture(1679855), "wq")).grouped
     assert grouped == (GroupedQuestion("8159", date(2024, 1, 5)),)
-    fallback = parse_question(
-        question(8, groupedQuestions=["100", "101"], groupedQuestionsDates=[]), "wq"
+    fallback = question_of(
+        parse_question(question(8, groupedQuestions=["100", "101"], groupedQuestionsDates=[]), "wq")
     ).grouped
     assert fallback == (GroupedQuestion("100", None), GroupedQuestion("101", None))
 

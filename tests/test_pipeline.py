@@ -13,6 +13,7 @@ from typing import Any
 
 from watcher import pipeline, service
 from watcher.config import parse
+from watcher.kinds.questions import question_of
 from watcher.model import EventType
 from watcher.pipeline import Service
 from watcher.testing.fakeapi import FakeParliamentAPI
@@ -137,7 +138,7 @@ def test_holding_then_substantive_answer_is_flagged_as_replacing_it(
     svc = make_service(tmp_path, api, clock)
     pipeline.poll(svc, "wq", since=SINCE)
     stored = svc.store.current("wq", [str(question["id"])])
-    assert stored[str(question["id"])].status.value == "holding"
+    assert question_of(stored[str(question["id"])]).status.value == "holding"
 
     api.replace(question)
     clock.now += timedelta(hours=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from watcher.kinds.questions import question_facets, written_question
 from watcher.match import (
     Document,
     Literal,
@@ -19,7 +20,7 @@ from watcher.match import (
 )
 from watcher.match.document import FieldText, field_text, fold_text
 from watcher.match.tokens import words
-from watcher.model import Event, EventType, Hit, Record, Status, Text
+from watcher.model import Event, EventType, Hit, QuestionBody, Status, Text
 
 ANSWERED = frozenset({EventType.ANSWERED})
 SYNONYMS = {"SEND": ["special educational needs", "SEN", '"SEND support"'], "pay": ["salar*"]}
@@ -79,7 +80,7 @@ def _terms(draw: st.DrawFn) -> str:
     if kind == 6:
         return draw(st.sampled_from(['"special work* needs"', '"special therap*"', '"SEND work*"']))
     if kind == 7:
-        field = draw(st.sampled_from(["heading", "question", "answer"]))
+        field = draw(st.sampled_from(["title", "question", "answer"]))
         group = draw(st.sampled_from(["(send OR EHCP)", "~SEND", '"special needs"', "(a b)"]))
         return f"{field}:{group}"
     if kind == 0:
@@ -91,7 +92,7 @@ def _terms(draw: st.DrawFn) -> str:
     if kind == 3:
         return draw(st.sampled_from(["~SEND", "~pay", "workforces", "children's"]))
     if kind == 4:
-        field = draw(st.sampled_from(["heading", "question", "answer"]))
+        field = draw(st.sampled_from(["title", "question", "answer"]))
         return f"{field}:{draw(_WORDS)}"
     return draw(st.sampled_from(["house:lords", "department:60", "member:Smith"]))
 
@@ -143,12 +144,14 @@ def _texts(draw: st.DrawFn) -> str:
 
 @st.composite
 def _documents(draw: st.DrawFn) -> Document:
-    meta = Metadata(
+    body = QuestionBody(
+        Status.ANSWERED,
         department_id=draw(st.sampled_from([60, 17])),
         house=draw(st.sampled_from(["Commons", "Lords"])),
     )
+    meta = Metadata(facets=question_facets(body))
     return Document(
-        {"heading": draw(_texts()), "question": draw(_texts()), "answer": draw(_texts())}, meta
+        {"title": draw(_texts()), "question": draw(_texts()), "answer": draw(_texts())}, meta
     )
 
 
@@ -188,7 +191,10 @@ def test_prefiltered_rules_match_exactly_as_every_rule_alone(
 def test_every_match_contains_one_of_the_querys_literals(query: str, text: str) -> None:
     parsed = parse(query, synonyms=SYNONYMS)
     found = literals(parsed)
-    if match_document(parsed, Document({"answer": text}, Metadata(house="Lords"))) is None:
+    if (
+        match_document(parsed, Document({"answer": text}, Metadata(facets={"house": ("Lords",)})))
+        is None
+    ):
         return
     if found is None:
         return  # only metadata filters: nothing to prefilter on, and that is allowed
@@ -246,8 +252,8 @@ def test_a_synonym_set_finds_its_own_name_through_the_automaton() -> None:
 
 def test_rules_without_literals_are_always_evaluated() -> None:
     ruleset = RuleSet(_rules(["house:lords", "EHCP"]))
-    lords = Document({"answer": "nothing relevant"}, Metadata(house="Lords"))
-    commons = Document({"answer": "nothing relevant"}, Metadata(house="Commons"))
+    lords = Document({"answer": "nothing relevant"}, Metadata(facets={"house": ("Lords",)}))
+    commons = Document({"answer": "nothing relevant"}, Metadata(facets={"house": ("Commons",)}))
     assert [rule.id for rule, _ in ruleset.match_document(lords)] == ["r0"]
     assert ruleset.match_document(commons) == []
 
@@ -262,7 +268,7 @@ def test_rules_sharing_a_query_are_compiled_once_and_all_reported() -> None:
 
 
 def test_match_events_takes_a_ruleset_built_once() -> None:
-    record = Record(
+    record = written_question(
         source="parliament",
         key="1",
         kind="written_question",

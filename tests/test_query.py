@@ -240,15 +240,16 @@ ERRORS = [
     (
         "at 10:30",
         3,
-        "unknown field '10' (fields are heading, question, answer, department, house, "
-        "member, asked_by, answered_by, party, type, uin; put the term in quotes to search "
-        "for ':')",
+        "unknown field '10' (fields are title, heading, question, answer, text, summary, "
+        "content, house, department, member, asked_by, answered_by, party, uin, author, "
+        "organisation, category, section, committee, type, source; put the term in quotes "
+        "to search for ':')",
     ),
     ("heading: SEND", 0, "heading: needs a value straight after the colon"),
     ("SEND heading:", 5, "heading: needs a value straight after the colon"),
     ("house:parliament", 6, "house: is one of commons, lords"),
     ('house:"house of lords"', 6, "house: is one of commons, lords"),
-    ("type:debate", 5, "type: is one of question, statement, entry"),
+    ("type:debate", 5, "type: is one of question, statement, entry, contribution, publication"),
     ("department:(a OR b)", 11, "department: takes a word, a number or a quoted name"),
     ("member:~SEND", 7, "member: takes a word, a number or a quoted name"),
     ("uin:HL*", 4, "uin: takes no wildcards"),

@@ -10,6 +10,7 @@ import pytest
 
 from watcher.config import Cadence, Subscription
 from watcher.errors import ConfigError
+from watcher.kinds.questions import revise, written_question
 from watcher.model import (
     Attachment,
     Digest,
@@ -47,7 +48,7 @@ def text(html: str) -> Text:
 
 
 def record(**changes: object) -> Record:
-    base = Record(
+    base = written_question(
         source="parliament",
         key="1679416",
         kind="written_question",
@@ -68,7 +69,7 @@ def record(**changes: object) -> Record:
         date_tabled=date(2024, 1, 8),
         date_answered=date(2024, 1, 15),
     )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    return revise(base, **changes)
 
 
 def hit(r: Record, field: str, phrase: str) -> Hit:
@@ -130,7 +131,7 @@ def test_hits_in_heading_and_question_are_highlighted_too() -> None:
     r = record(title="SEND & workforce")
     d = one(
         Event(EventType.ANSWERED, r),
-        hit(r, "heading", "workforce"),
+        hit(r, "title", "workforce"),
         hit(r, "question", "discussions"),
     )
     message = render(d)
@@ -351,7 +352,7 @@ def test_hostile_source_strings_are_escaped() -> None:
         url="javascript:alert(1)",
         attachments=(Attachment("javascript:alert(2)", script),),
     )
-    message = render(one(Event(EventType.ANSWERED, r), hit(r, "heading", "Needs")))
+    message = render(one(Event(EventType.ANSWERED, r), hit(r, "title", "Needs")))
     assert "<script>" not in message.html
     assert "<img" not in message.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in message.html

@@ -20,6 +20,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
 
 from watcher.errors import StoreError, StoreUnavailableError
+from watcher.kinds.questions import written_question
 from watcher.model import Event, EventType, Hit, Match, Record, Status, Text
 from watcher.store import (
     Delivery,
@@ -49,7 +50,7 @@ def rec(
     title: str = "SEND workforce",
     status: Status | None = None,
 ) -> Record:
-    return Record(
+    return written_question(
         source=SRC,
         key=key,
         kind="written_question",
@@ -75,7 +76,7 @@ def ev(
     return Event(type=type_, record=record, previous=previous, replaces_holding=replaces_holding)
 
 
-HITS = (Hit("heading", 0, 14, "SEND workforce"),)
+HITS = (Hit("title", 0, 14, "SEND workforce"),)
 
 
 def poll(
@@ -382,7 +383,7 @@ def test_pending_is_oldest_first_unclaimed_and_before_the_cutoff(store: Store) -
 
 def test_pending_items_carry_every_rules_hits(store: Store) -> None:
     e = ev(rec("1"))
-    other = (Hit("question", 12, 26, "SEND workforce"), Hit("heading", 0, 4, "send"))
+    other = (Hit("question", 12, 26, "SEND workforce"), Hit("title", 0, 4, "send"))
     store.commit(
         PollOutcome(
             source=SRC,

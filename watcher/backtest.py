@@ -33,8 +33,9 @@ from itertools import pairwise
 from operator import attrgetter
 from typing import NamedTuple
 
-from watcher.config import RuleConfig
 from watcher.diff import LifeEvent, life_events
+from watcher.kinds import kind_of
+from watcher.kinds.questions import WRITTEN_QUESTIONS
 from watcher.match import (
     And,
     Document,
@@ -63,9 +64,15 @@ _SINCE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
 _WITHIN_DAY = frozenset(EventType) - {EventType.HOLDING}
 
 
-def default_events() -> tuple[EventType, ...]:
-    """The events a rule gets when its configuration names none (``RuleConfig.events``)."""
-    return tuple(RuleConfig.model_fields["events"].default)
+def _defaults(kind: str) -> frozenset[EventType]:
+    return frozenset(kind_of(kind).default_events)
+
+
+def default_events(kinds: Collection[str] | None = None) -> tuple[EventType, ...]:
+    """The events a rule gets when its configuration names none (``RuleConfig.events``): each
+    kind's defaults, of ``kinds`` (record kinds' names) or of written questions."""
+    wanted = {e for k in kinds or (WRITTEN_QUESTIONS.name,) for e in kind_of(k).default_events}
+    return tuple(e for e in EventType if e in wanted)
 
 
 class Alerted(NamedTuple):
@@ -144,24 +151,26 @@ def search(
     subscription wanting ``events`` (default: a rule's, ``default_events``) would have had
     from them, on or after ``since``, with the hits of the ``newest`` most recently alerted.
     ``sources`` None searches every source. ``rule`` only labels the result."""
-    counted = frozenset(default_events() if events is None else events)
+    counted = None if events is None else frozenset(events)
     chosen = None if sources is None else tuple(dict.fromkeys(sources))
-    found = _candidates(store, query, chosen, since if counted <= _WITHIN_DAY else None)
+    within = counted is not None and counted <= _WITHIN_DAY
+    found = _candidates(store, query, chosen, since if within or counted is None else None)
     # ``found`` is newest first, so sorting the indexes of the matches keeps that order.
     position = {(c.source, c.key): i for i, c in enumerate(found)}
     matched: list[tuple[int, list[LifeEvent]]] = []
+    kinds_seen: set[str] = set()
     for batch in _batches(found):
         inputs = store.match_inputs(batch[0].source, [c.key for c in batch])
         for c in batch:
             got = inputs.get(c.key)
             if got is None or not matches(query, Document.from_record(got)):
                 continue
+            kinds_seen.add(got.kind)
+            wanted = counted if counted is not None else _defaults(got.kind)
             if since is None:
-                alerts = [e for e in life_events(got, c.day) if e.type in counted]
+                alerts = [e for e in life_events(got, c.day) if e.type in wanted]
             else:
-                alerts = [
-                    e for e in life_events(got, c.day) if e.type in counted and e.day >= since
-                ]
+                alerts = [e for e in life_events(got, c.day) if e.type in wanted and e.day >= since]
                 if not alerts and c.day < since:
                     continue
             matched.append((position[(c.source, c.key)], alerts))
@@ -176,7 +185,11 @@ def search(
     return Backtest(
         query=query.text,
         rule=rule,
-        events=tuple(e for e in EventType if e in counted),
+        events=(
+            default_events(kinds_seen)
+            if counted is None
+            else tuple(e for e in EventType if e in counted)
+        ),
         sources=chosen,
         since=since,
         candidates=len(found),

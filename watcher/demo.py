@@ -24,6 +24,7 @@ import httpx
 
 from watcher import pipeline, service
 from watcher.config import load
+from watcher.kinds.questions import question_of
 from watcher.match import match, parse
 from watcher.model import Hit, Record
 from watcher.testing.fakeapi import LIST_PATH, TRUNCATE_AT, FakeParliamentAPI
@@ -163,15 +164,16 @@ def _fetched(api: FakeParliamentAPI, qid: int) -> str:
 
 def _truncation(svc: pipeline.Service, api: FakeParliamentAPI, listed: dict[str, Any]) -> None:
     record = _stored(svc, listed)
-    full = record.answer.plain if record.answer else ""
+    answer = record.text("answer")
+    full = answer.plain if answer else ""
     short: str = listed["answerText"]
     query = parse(PHRASE)
     in_full = [h for h in match(query, {"answer": full}) or () if h.field == "answer"]
     in_short = match(query, {"answer": short})
-    print(f'\n== why the listing is not enough: UIN {record.uin}, "{record.title}"')
+    print(f'\n== why the listing is not enough: UIN {record.facet("uin")}, "{record.title}"')
     _say(
         f'The list endpoint cuts each answer after {TRUNCATE_AT} characters and adds "...". '
-        f"The listed answer of UIN {record.uin} ends:"
+        f"The listed answer of UIN {record.facet('uin')} ends:"
     )
     _quote(_tail(short))
     if not in_full:
@@ -195,7 +197,7 @@ def _truncation(svc: pipeline.Service, api: FakeParliamentAPI, listed: dict[str,
         "and matches the fetched one: watcher reads the listing only to notice what is new or "
         "changed, and matches what it fetches."
     )
-    who = record.asked_by
+    who = question_of(record).asked_by
     asker = f"{who.name} ({who.party}, {who.constituency})" if who else "not named"
     _say(
         f"The asking member, {asker}, is synthetic: the asker is not in the reference "
@@ -211,7 +213,9 @@ def _verb(svc: pipeline.Service, api: FakeParliamentAPI, listed: dict[str, Any])
     lower = match(parse("send"), fields) or ()
     acronym = len(match(parse("SEND"), fields) or ())
     matched = [rule.id for rule in svc.rules if match(rule.query, fields) is not None]
-    print(f'\n== "send" as a verb: UIN {record.uin}, "{record.title}" (a synthetic question)')
+    print(
+        f'\n== "send" as a verb: UIN {record.facet("uin")}, "{record.title}" (a synthetic question)'
+    )
     _say(
         f"Listed, {_fetched(api, listed['id'])}, and matched by "
         f"{'the rules ' + ', '.join(matched) if matched else 'no rule'}. "

@@ -20,17 +20,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from watcher.config import Cadence, Subscription
+from watcher.kinds import kind_of
 from watcher.model import Digest, DigestItem, Event, EventType, Hit
 from watcher.store.base import PendingItem
 
-# The order a reader wants: answers first, then what changed about earlier answers, then
-# questions still waiting.
+# The order a reader wants: answers (and anything new) first, then what changed about earlier
+# ones, then questions still waiting.
 _TYPE_ORDER = {
     EventType.ANSWERED: 0,
     EventType.CORRECTED: 1,
     EventType.HOLDING: 2,
     EventType.TABLED: 3,
     EventType.WITHDRAWN: 4,
+    EventType.PUBLISHED: 0,
+    EventType.UPDATED: 1,
 }
 
 
@@ -137,15 +140,7 @@ def _union(sets: Iterable[set[Hit]]) -> set[Hit]:
 
 def event_date(event: Event) -> date | None:
     """The date the event happened, as the source gives it."""
-    r = event.record
-    by_type = {
-        EventType.ANSWERED: r.date_answered,
-        EventType.CORRECTED: r.date_corrected,
-        EventType.HOLDING: r.date_holding,
-        EventType.TABLED: r.date_tabled,
-        EventType.WITHDRAWN: r.date_tabled,
-    }
-    return by_type.get(event.type) or r.date_answered or r.date_tabled
+    return kind_of(event.record.kind).event_day(event)
 
 
 def _order(item: DigestItem) -> tuple[int, date, str, str]:

@@ -20,9 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
-FINGERPRINT_VERSION = 1
+from pydantic import TypeAdapter
+
+FINGERPRINT_VERSION = 2
 
 
 class Status(StrEnum):
@@ -35,11 +38,15 @@ class Status(StrEnum):
 
 
 class EventType(StrEnum):
+    """Every event any kind makes; each kind uses its own few (``watcher.kinds``)."""
+
     TABLED = "tabled"
     HOLDING = "holding"
     ANSWERED = "answered"
     CORRECTED = "corrected"
     WITHDRAWN = "withdrawn"
+    PUBLISHED = "published"  # a new item of a kind without a life of its own (a feed entry)
+    UPDATED = "updated"  # such an item's meaningful content changed
 
 
 @dataclass(frozen=True)
@@ -78,14 +85,12 @@ class GroupedQuestion:
 
 
 @dataclass(frozen=True)
-class Record:
-    """One item as its source has it now. ``key`` is stable for the life of the item."""
+class QuestionBody:
+    """What only a written question has: where it is in its life, and who and when.
 
-    source: str
-    key: str
-    kind: str  # "written_question"
-    title: str  # the question's heading
-    url: str
+    ``house``, the department and the members are also the record's facets (what rules filter
+    on); here they keep their structure (a member's party and constituency) for display."""
+
     status: Status
     house: str | None = None
     uin: str | None = None
@@ -94,8 +99,6 @@ class Record:
     asked_by: Person | None = None
     answered_by: Person | None = None
     corrected_by: Person | None = None
-    question: Text | None = None
-    answer: Text | None = None
     original_answer: Text | None = None  # the answer before a correction, as the source gives it
     date_tabled: date | None = None
     date_for_answer: date | None = None
@@ -106,69 +109,84 @@ class Record:
     named_day: bool = False
     member_has_interest: bool = False
     grouped: tuple[GroupedQuestion, ...] = ()
+
+
+Body = QuestionBody
+
+
+@dataclass(frozen=True)
+class Record:
+    """One item as its source has it now. ``key`` is stable for the life of the item.
+
+    ``kind`` names its entry in ``watcher.kinds.KINDS``, which says what its texts, facets and
+    events are. ``texts`` are what rules search, by name, in the kind's order (``question``,
+    ``answer``; ``text``; ``summary``, ``content``); ``facets`` what filters read (``house``,
+    ``department``, ``member`` ...), each a tuple of labels: names, and ids written as digits.
+    ``day`` is the item's latest dated moment (answered, corrected, published ...), which
+    history searches sort and filter by. ``body`` holds what only one kind has.
+    """
+
+    source: str
+    key: str
+    kind: str
+    title: str
+    url: str
+    day: date | None = None
+    texts: Mapping[str, Text] = field(default_factory=dict)
+    facets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     attachments: tuple[Attachment, ...] = ()
+    body: Body | None = None
 
-    @property
+    __hash__ = None  # type: ignore[assignment]  # mappings inside: compare, never hash
+
+    @cached_property
     def fingerprint(self) -> str:
-        """A hash of the fields that matter to a reader.
+        """A versioned hash of what matters to a reader, computed once per record.
 
-        Markup and whitespace do not count (the plain text does), nor do presentation details
-        such as member thumbnails, so a record that is re-rendered upstream does not alert again.
-        """
-        return fingerprint_of(_meaningful(self))
+        What counts is the kind's business (``watcher.kinds.Kind.meaningful``): markup and
+        whitespace never do (the plain text does), nor do presentation details such as member
+        thumbnails or a feed's ``<updated>`` stamp, so a record re-rendered upstream does not
+        alert again."""
+        from watcher.kinds import kind_of  # kinds import this module
+
+        return fingerprint_of({"v": FINGERPRINT_VERSION, **kind_of(self.kind).meaningful(self)})
 
     def fields(self) -> dict[str, str]:
-        """The text fields a rule can match, by name. Absent fields are empty strings."""
-        return {
-            "heading": self.title,
-            "question": self.question.plain if self.question else "",
-            "answer": self.answer.plain if self.answer else "",
-        }
+        """The text fields a rule can match, by name: the title, then the texts in order."""
+        out = {"title": self.title}
+        for name, value in self.texts.items():
+            out[name] = value.plain
+        return out
 
+    def text(self, name: str) -> Text | None:
+        return self.texts.get(name)
 
-def _meaningful(r: Record) -> dict[str, Any]:
-    def plain(t: Text | None) -> str | None:
-        return " ".join(t.plain.split()) if t else None
-
-    def person(p: Person | None) -> Any:
-        return [p.id, p.name] if p else None
-
-    return {
-        "v": FINGERPRINT_VERSION,
-        "key": r.key,
-        "title": r.title,
-        "status": r.status.value,
-        "house": r.house,
-        "uin": r.uin,
-        "department_id": r.department_id,
-        "asked_by": person(r.asked_by),
-        "answered_by": person(r.answered_by),
-        "corrected_by": person(r.corrected_by),
-        "question": plain(r.question),
-        "answer": plain(r.answer),
-        "dates": [
-            _iso(d)
-            for d in (
-                r.date_tabled,
-                r.date_answered,
-                r.date_holding,
-                r.date_corrected,
-            )
-        ],
-        "is_correction": r.is_correction,
-        "grouped": sorted(g.uin for g in r.grouped),
-        "attachments": sorted(a.url for a in r.attachments),
-    }
+    def facet(self, name: str) -> str | None:
+        """The first label of a facet (a name before its id), or None."""
+        values = self.facets.get(name)
+        return values[0] if values else None
 
 
 def fingerprint_of(value: Any) -> str:
-    """A stable short hash of a JSON-serialisable value."""
+    """A stable short hash of a JSON-serialisable value. Lone surrogates (a ``\\ud800``
+    escape in a source's JSON) are hashed as written rather than refused."""
     data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(data.encode()).hexdigest()[:32]
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
+
+
+@dataclass(frozen=True)
+class ListEntry:
+    """One item as a source's listing shows it. ``fingerprint`` is of the entry as listed
+    (truncated text and all), so an unchanged entry is not fetched again. A listing that
+    carries whole items (a feed's) gives the ``record`` too, and nothing is fetched."""
+
+    key: str
+    fingerprint: str
+    record: Record | None = None
 
 
 @dataclass(frozen=True)
@@ -181,9 +199,18 @@ class Event:
     replaces_holding: bool = False  # an answer that follows a holding answer
 
     @property
-    def identity(self) -> tuple[str, str, str, str]:
+    def identity(self) -> EventId:
         """Unique per event: the same change seen twice is the same event."""
-        return (self.record.source, self.record.key, self.type.value, self.record.fingerprint)
+        return EventId(
+            self.record.source, self.record.key, self.type.value, self.record.fingerprint
+        )
+
+
+class EventId(NamedTuple):
+    source: str
+    key: str
+    type: str
+    fingerprint: str
 
 
 @dataclass(frozen=True, order=True)
@@ -238,82 +265,23 @@ class Message:
 
 # --- JSON (de)serialisation for storage ---------------------------------------------------
 
+# One serialiser, derived from the types above: what is stored is exactly the dataclasses'
+# fields, and a field added to a type is stored and read back with no list to keep in step.
+_RECORD = TypeAdapter(Record)
+
 
 def record_to_dict(r: Record) -> dict[str, Any]:
-    def person(p: Person | None) -> Any:
-        return None if p is None else vars(p).copy()
+    out: dict[str, Any] = _RECORD.dump_python(r, mode="json")
+    return out
 
-    def text(t: Text | None) -> Any:
-        return None if t is None else {"html": t.html, "plain": t.plain}
 
-    return {
-        "source": r.source,
-        "key": r.key,
-        "kind": r.kind,
-        "title": r.title,
-        "url": r.url,
-        "status": r.status.value,
-        "house": r.house,
-        "uin": r.uin,
-        "department": r.department,
-        "department_id": r.department_id,
-        "asked_by": person(r.asked_by),
-        "answered_by": person(r.answered_by),
-        "corrected_by": person(r.corrected_by),
-        "question": text(r.question),
-        "answer": text(r.answer),
-        "original_answer": text(r.original_answer),
-        "date_tabled": _iso(r.date_tabled),
-        "date_for_answer": _iso(r.date_for_answer),
-        "date_answered": _iso(r.date_answered),
-        "date_holding": _iso(r.date_holding),
-        "date_corrected": _iso(r.date_corrected),
-        "is_correction": r.is_correction,
-        "named_day": r.named_day,
-        "member_has_interest": r.member_has_interest,
-        "grouped": [{"uin": g.uin, "date_tabled": _iso(g.date_tabled)} for g in r.grouped],
-        "attachments": [vars(a).copy() for a in r.attachments],
-    }
+def record_to_json(r: Record) -> str:
+    return _RECORD.dump_json(r).decode()
 
 
 def record_from_dict(d: Mapping[str, Any]) -> Record:
-    def person(v: Any) -> Person | None:
-        return None if v is None else Person(**v)
+    return _RECORD.validate_python(d)
 
-    def text(v: Any) -> Text | None:
-        return None if v is None else Text(html=v["html"], plain=v["plain"])
 
-    def day(v: Any) -> date | None:
-        return None if v is None else date.fromisoformat(v)
-
-    return Record(
-        source=d["source"],
-        key=d["key"],
-        kind=d["kind"],
-        title=d["title"],
-        url=d["url"],
-        status=Status(d["status"]),
-        house=d.get("house"),
-        uin=d.get("uin"),
-        department=d.get("department"),
-        department_id=d.get("department_id"),
-        asked_by=person(d.get("asked_by")),
-        answered_by=person(d.get("answered_by")),
-        corrected_by=person(d.get("corrected_by")),
-        question=text(d.get("question")),
-        answer=text(d.get("answer")),
-        original_answer=text(d.get("original_answer")),
-        date_tabled=day(d.get("date_tabled")),
-        date_for_answer=day(d.get("date_for_answer")),
-        date_answered=day(d.get("date_answered")),
-        date_holding=day(d.get("date_holding")),
-        date_corrected=day(d.get("date_corrected")),
-        is_correction=bool(d.get("is_correction", False)),
-        named_day=bool(d.get("named_day", False)),
-        member_has_interest=bool(d.get("member_has_interest", False)),
-        grouped=tuple(
-            GroupedQuestion(uin=g["uin"], date_tabled=day(g.get("date_tabled")))
-            for g in d.get("grouped", ())
-        ),
-        attachments=tuple(Attachment(**a) for a in d.get("attachments", ())),
-    )
+def record_from_json(data: str | bytes) -> Record:
+    return _RECORD.validate_json(data)

@@ -44,9 +44,9 @@ from watcher.config import Config, ParliamentSourceConfig, Subscription
 from watcher.errors import StoreError, WatcherError
 from watcher.logs import q
 from watcher.match import Rule, match_events
-from watcher.model import Match, Record
+from watcher.model import EventId, Match, Record
 from watcher.render import Renderer
-from watcher.sources.base import Source
+from watcher.sources.base import Cursor, Source
 from watcher.store.base import Delivery, LedgerEntry, PendingItem, PollOutcome, Store
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
         last_ok = state.last_ok.astimezone(service.config.tz).date() if state.last_ok else None
         start, end = window(today, service.source_config(source_id).lookback_days, last_ok, since)
 
-        found = _find(service, source_id, start, end)
+        found = _find(service, source_id, start, end, state.cursor)
         records = [r for r, _ in found.records]
         stored = store.current(source_id, [r.key for r in records])
         events = diff.events(records, stored)
@@ -128,6 +128,7 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
                 matches=matches,
                 ledger=ledger,
                 error=error,
+                cursor=found.cursor,
             )
         )
     except StoreError as exc:
@@ -286,7 +287,7 @@ def window(
 
 
 def _ledger(matches: Sequence[Match], subscriptions: Sequence[Subscription]) -> list[LedgerEntry]:
-    owed: dict[tuple[str, tuple[str, str, str, str]], None] = {}
+    owed: dict[tuple[str, EventId], None] = {}
     for m in matches:
         for sub in subscriptions:
             if m.rule_id in sub.rules:
@@ -301,19 +302,26 @@ class _Found:
     listed: int
     records: tuple[tuple[Record, str], ...]  # (record, listed fingerprint)
     error: str | None  # the listing's or some items' failures; what did arrive is kept
+    cursor: Cursor | None = None  # the listing's, for the next poll
 
 
-def _find(service: Service, source_id: str, start: date, end: date) -> _Found:
-    """List a window, select what is new or changed, and fetch it."""
+def _find(
+    service: Service, source_id: str, start: date, end: date, cursor: Cursor | None = None
+) -> _Found:
+    """List a window, select what is new or changed, and fetch what the listing did not
+    bring whole."""
     source = service.sources[source_id]
-    listing = source.list(start, end)
+    listing = source.list(start, end, cursor)
     known = service.store.listed_fingerprints(source_id, [e.key for e in listing.entries])
     stale = diff.changed(listing.entries, known)
-    fetched = source.fetch(stale) if stale else None
+    whole = [(e.record, e.fingerprint) for e in stale if e.record is not None]
+    to_fetch = [e for e in stale if e.record is None]
+    fetched = source.fetch(to_fetch) if to_fetch else None
     errors = [str(listing.error)] if listing.error else []
     if fetched:
-        errors += [f"question {key}: {err}" for key, err in fetched.errors]
-    return _Found(len(listing.entries), fetched.records if fetched else (), _summarise(errors))
+        errors += [f"item {key}: {err}" for key, err in fetched.errors]
+    records = (*whole, *(fetched.records if fetched else ()))
+    return _Found(len(listing.entries), records, _summarise(errors), listing.cursor)
 
 
 def _summarise(errors: list[str]) -> str | None:

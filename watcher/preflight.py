@@ -26,7 +26,7 @@ import os
 import sys
 import tempfile
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -43,6 +43,8 @@ from watcher.config import (
     format_duration,
 )
 from watcher.errors import ConfigError, StoreError, WatcherError
+from watcher.kinds import kind_of
+from watcher.kinds.questions import WRITTEN_QUESTIONS
 from watcher.logs import redact_url
 from watcher.model import Digest, DigestItem, Event, EventType, Text
 from watcher.render import Renderer
@@ -188,16 +190,23 @@ def _templates(config: Config, report: _Report) -> None:
     )
 
 
+_DEFAULTS = (
+    f"default (questions: {','.join(WRITTEN_QUESTIONS.default_events)}; "
+    f"other items: {','.join(kind_of('feed_entry').default_events)})"
+)
+
+
 def _sample_digest() -> Digest:
     """A digest with an answer and a correction of the recorded seed question, so that every
     branch a template is likely to have is rendered."""
+    from watcher.kinds.questions import revise
     from watcher.sources.parliament import parse_question
     from watcher.testing import load_fixtures
 
     [seed] = [v for v in load_fixtures() if v.get("uin") == "8602"]
     answered = parse_question(seed, "sample")
-    old = answered.answer or Text("<p>An earlier answer.</p>", "An earlier answer.")
-    corrected = replace(
+    old = answered.text("answer") or Text("<p>An earlier answer.</p>", "An earlier answer.")
+    corrected = revise(
         answered,
         answer=Text(old.html.replace("<p>", "<p>Corrected: ", 1), "Corrected: " + old.plain),
         is_correction=True,
@@ -236,10 +245,8 @@ def _summary(config: Config, report: _Report) -> None:
             report.say(f"channel {c.id}: files, outbox {_place(folder, report)}, from {c.from_}")
     for r in config.rules:
         sources = ",".join(r.sources) if r.sources is not None else "all"
-        report.say(
-            f"rule {r.id}: {r.query}  events={','.join(e.value for e in r.events)} "
-            f"sources={sources}"
-        )
+        events = ",".join(e.value for e in r.events) if r.events is not None else _DEFAULTS
+        report.say(f"rule {r.id}: {r.query}  events={events} sources={sources}")
     for sub in config.resolved_subscriptions():
         report.say(
             f"subscription {sub.id}: rules={','.join(sub.rules)} channel={sub.channel} "

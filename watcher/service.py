@@ -54,7 +54,7 @@ def build(
             Rule(
                 id=r.id,
                 query=parse(r.query, synonyms=config.synonyms),
-                events=frozenset(r.events),
+                events=frozenset(r.events) if r.events is not None else None,
                 sources=frozenset(r.sources) if r.sources is not None else None,
             )
             for r in config.rules

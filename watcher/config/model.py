@@ -166,7 +166,9 @@ ChannelConfig = Annotated[SmtpChannelConfig | FilesChannelConfig, Field(discrimi
 class RuleConfig(_Frozen):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     query: str = Field(min_length=1)
-    events: tuple[EventType, ...] = (EventType.ANSWERED, EventType.CORRECTED)
+    # None: each kind's default events (a question's answers and corrections, any other
+    # item's publication and updates).
+    events: tuple[EventType, ...] | None = None
     sources: tuple[str, ...] | None = None  # default: every source
 
     @field_validator("query")

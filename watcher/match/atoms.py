@@ -34,7 +34,7 @@ from itertools import product
 from watcher.match.document import Document
 from watcher.match.evaluate import CNode, CTerm, compile_query, compile_term
 from watcher.match.literals import COMMON, phrase_keys, word_keys, word_specs
-from watcher.match.nodes import And, Field, Meta, Near, Node, Not, Or, Synonym, Term
+from watcher.match.nodes import And, Field, Meta, Near, Node, Not, Or, Synonym, Term, field_name
 
 MAX_FORMS = 16  # an exact atom with more keys than this is checked instead
 
@@ -179,7 +179,7 @@ def _test(node: Node, index: Index) -> Test:
     if isinstance(node, Field):
         terms = _alternatives(node.child)
         if terms is not None:
-            return _InField(node.name, terms, index, compiled)
+            return _InField(field_name(node.name), terms, index, compiled)
     # Metadata filters, and field filters over more than terms: the compiled node decides.
     return lambda present, doc: compiled.matches(doc)
 

@@ -21,13 +21,12 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Protocol
 
 from watcher.match.folding import aligned
 from watcher.match.tokens import APOSTROPHES, in_capitals, words
-from watcher.model import Person
 
 __all__ = [
     "AlignedField",
@@ -193,46 +192,27 @@ class Described(Protocol):
     def fields(self) -> dict[str, str]: ...
 
     @property
-    def department(self) -> str | None: ...
+    def facets(self) -> Mapping[str, tuple[str, ...]]: ...
     @property
-    def department_id(self) -> int | None: ...
+    def kind(self) -> str: ...
     @property
-    def house(self) -> str | None: ...
-    @property
-    def asked_by(self) -> Person | None: ...
-    @property
-    def answered_by(self) -> Person | None: ...
-    @property
-    def kind(self) -> str | None: ...
-    @property
-    def uin(self) -> str | None: ...
+    def source(self) -> str: ...
 
 
 @dataclass(frozen=True)
 class Metadata:
-    """What metadata filters (``department:``, ``house:`` ...) look at."""
+    """What metadata filters (``department:``, ``type:``, ``source:`` ...) look at: the
+    record's facets (each a tuple of labels: names, and ids as digits), its kind and source."""
 
-    department: str | None = None
-    department_id: int | None = None
-    house: str | None = None
-    asked_by: Person | None = None
-    answered_by: Person | None = None
+    facets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     kind: str | None = None  # as the record has it: "written_question" ...
-    uin: str | None = None
+    source: str | None = None
 
     @classmethod
     def of(cls, record: Described) -> Metadata:
         """The metadata of a ``Record``, or of anything that carries the same attributes (the
         store's ``MatchInput``, read without decoding a whole record)."""
-        return cls(
-            department=record.department,
-            department_id=record.department_id,
-            house=record.house,
-            asked_by=record.asked_by,
-            answered_by=record.answered_by,
-            kind=record.kind,
-            uin=record.uin,
-        )
+        return cls(facets=record.facets, kind=record.kind, source=record.source)
 
 
 class Document:

@@ -21,11 +21,24 @@ from dataclasses import dataclass
 from functools import lru_cache
 from operator import attrgetter
 
+from watcher.kinds import kind_of
 from watcher.match.document import Document, FieldText, Metadata
 from watcher.match.literals import WordSpec, word_keys, word_specs
-from watcher.match.nodes import And, Field, Meta, Near, Node, Not, Or, Synonym, Term, to_string
+from watcher.match.nodes import (
+    And,
+    Field,
+    Meta,
+    Near,
+    Node,
+    Not,
+    Or,
+    Synonym,
+    Term,
+    field_name,
+    to_string,
+)
 from watcher.match.tokens import fold, words
-from watcher.model import Hit, Person
+from watcher.model import Hit
 
 Occurrence = tuple[int, int, int]  # field index, first word ref, last word ref
 
@@ -304,39 +317,27 @@ class CMeta(CNode):
 
     def _matches(self, meta: Metadata) -> bool:
         name = self.name
-        if name == "department":
-            if self.number is not None:
-                return meta.department_id == self.number
-            return _contains(meta.department, self.value)
-        if name == "house":
-            return meta.house is not None and fold(meta.house) == self.value[0]
         if name == "type":
-            return _kind(meta.kind) == self.value[0]
-        if name == "uin":
-            return meta.uin is not None and _contains(meta.uin, self.value, whole=True)
-        if name == "party":
-            return meta.asked_by is not None and _contains(meta.asked_by.party, self.value)
-        people = {
-            "asked_by": (meta.asked_by,),
-            "answered_by": (meta.answered_by,),
-            "member": (meta.asked_by, meta.answered_by),
-        }[name]
-        return any(self._person(p) for p in people)
-
-    def _person(self, person: Person | None) -> bool:
-        if person is None:
-            return False
+            return meta.kind is not None and self.value[0] in _types(meta.kind)
+        if name == "source":
+            return meta.source is not None and fold(meta.source) == self.value[0]
+        labels = meta.facets.get(name)
+        if not labels:
+            return False  # a facet the record's kind lacks never matches
         if self.number is not None:
-            return person.id == self.number
-        return _contains(person.name, self.value)
+            return str(self.number) in labels  # an id, written as digits
+        whole = name in _WHOLE
+        return any(_contains(label, self.value, whole) for label in labels)
 
 
-def _kind(kind: str | None) -> str:
-    if kind and "question" in kind:
-        return "question"
-    if kind and "statement" in kind:
-        return "statement"
-    return "entry"
+# Facets whose value is matched as a whole, not as words inside it: ``uin:8602`` is not
+# UIN 8602A, ``house:commons`` names a House.
+_WHOLE = frozenset({"uin", "house"})
+
+
+@lru_cache(maxsize=256)
+def _types(kind: str) -> frozenset[str]:
+    return frozenset(fold(t) for t in kind_of(kind).types)
 
 
 def _contains(text: str | None, value: tuple[str, ...], whole: bool = False) -> bool:
@@ -380,7 +381,8 @@ def compile_query(node: Node, fields: frozenset[str] | None = None) -> CNode:
     if isinstance(node, Not):
         return CNot(compile_query(node.child, fields))
     if isinstance(node, Field):
-        inner = frozenset({node.name}) if fields is None else fields & {node.name}
+        name = field_name(node.name)
+        inner = frozenset({name}) if fields is None else fields & {name}
         return compile_query(node.child, inner)
     return CMeta(node)
 

@@ -11,6 +11,9 @@ from watcher.match.nodes import TEXT_FIELDS
 from watcher.model import Hit, Match
 
 _ORDER = {name: i for i, name in enumerate(TEXT_FIELDS)}
+# How a reader calls a field in a sentence: a question's title is its heading, and "in the
+# heading" reads well for any item.
+_SAID = {"title": "heading"}
 
 
 def explain(match: Match | tuple[Hit, ...]) -> str:
@@ -26,7 +29,7 @@ def explain(match: Match | tuple[Hit, ...]) -> str:
         text = f'{term} as "{via}"' if via else term
         in_text = [f for f in fields if f in _ORDER]
         if in_text:
-            text += " in the " + _and([f for f in in_text])
+            text += " in the " + _and([_SAID.get(f, f) for f in in_text])
         parts.append(text)
     return "matched: " + "; ".join(parts) if parts else "matched"
 

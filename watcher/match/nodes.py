@@ -5,7 +5,7 @@
     Not       ``NOT x`` or ``-x``
     Near      ``a NEAR/n b``: two terms (or synonym sets) at most n words apart, either order
     Synonym   ``~SEND``: its name or any one of a configured set of terms; carries those terms
-    Field     ``heading:x``: ``x`` must match inside that text field (heading, question, answer)
+    Field     ``title:x``: ``x`` must match inside that text field (title, answer, text ...)
     Meta      ``house:lords``: a filter on the record's metadata, matched by ``matcher``
 
 ``to_string`` prints the canonical text: explicit AND, parentheses only where needed, terms as
@@ -18,19 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from watcher.kinds import TITLE_ALIASES, facet_names, text_names
+
 NEAR_DEFAULT = 10
 QUOTES = {'"': '"', "\u201c": "\u201d"}  # “curly” quotes come with text pasted from documents
-TEXT_FIELDS = ("heading", "question", "answer")
-META_FIELDS = (
-    "department",
-    "house",
-    "member",
-    "asked_by",
-    "answered_by",
-    "party",
-    "type",
-    "uin",
-)
+# What a query can name: the title (``heading:`` is its older name) and every kind's texts,
+# then every kind's facets, ``type:`` and ``source:`` (``watcher.kinds``).
+TEXT_FIELDS = text_names()
+META_FIELDS = facet_names()
+
+
+def field_name(name: str) -> str:
+    """The text a field filter searches: ``heading:`` searches the title."""
+    return TITLE_ALIASES.get(name, name)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from watcher.errors import QuerySyntaxError
+from watcher.kinds import nouns, type_names
 from watcher.match.nodes import (
     META_FIELDS,
     NEAR_DEFAULT,
@@ -73,7 +74,9 @@ _STOP = frozenset('()"\u201c')
 _STARTS_UNARY = frozenset({"term", "not", "(", "syn", "field"})
 _STARTS_PRIMARY = frozenset({"term", "(", "syn", "field"})
 _OR_NEGATED = "each alternative of OR needs a term that is not negated"
-_META_VALUES = {"house": ("commons", "lords"), "type": ("question", "statement", "entry")}
+_META_VALUES = {"house": ("commons", "lords"), "type": type_names()}
+# What an error lists: a kind's noun (``type:question``); its full name works too.
+_SAID_VALUES = {"type": nouns()}
 
 
 @dataclass(frozen=True)
@@ -423,7 +426,8 @@ class _Parser:
             raise self._fail(value.start, f"{name}: takes no wildcards")
         allowed = _META_VALUES.get(name)
         if allowed and (len(value.term.words) != 1 or fold(value.term.words[0]) not in allowed):
-            raise self._fail(value.start, f"{name}: is one of {', '.join(allowed)}")
+            said = _SAID_VALUES.get(name, allowed)
+            raise self._fail(value.start, f"{name}: is one of {', '.join(said)}")
         return Meta(name, value.term)
 
     @contextmanager

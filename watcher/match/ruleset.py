@@ -26,6 +26,7 @@ from typing import overload
 
 import ahocorasick
 
+from watcher.kinds import kind_of
 from watcher.match.atoms import Compound, Disjunction, Index, Test, atom_of, plan
 from watcher.match.document import Document
 from watcher.match.evaluate import CNode, compile_query
@@ -44,13 +45,17 @@ class Rule:
 
     id: str
     query: Query
-    events: frozenset[EventType]
+    events: frozenset[EventType] | None = None  # None: each kind's default events
     sources: frozenset[str] | None = None  # None: every source
 
+    def wants(self, event: Event) -> bool:
+        """The rule wants this type of event (of this kind of record)."""
+        if self.events is None:
+            return event.type in kind_of(event.record.kind).default_events
+        return event.type in self.events
+
     def applies_to(self, event: Event) -> bool:
-        return event.type in self.events and (
-            self.sources is None or event.record.source in self.sources
-        )
+        return self.wants(event) and (self.sources is None or event.record.source in self.sources)
 
 
 class RuleSet(Sequence[Rule]):
@@ -142,7 +147,8 @@ class RuleSet(Sequence[Rule]):
                 automaton.add_word(key, k)
             automaton.make_automaton()
             self._automaton = automaton
-        self._types = frozenset(t for rule in self._rules for t in rule.events)
+        self._defaults = any(rule.events is None for rule in self._rules)
+        self._types = frozenset(t for rule in self._rules for t in rule.events or ())
         self._every_source = any(rule.sources is None for rule in self._rules)
         self._sources = frozenset(s for rule in self._rules for s in rule.sources or ())
         log.debug(
@@ -247,7 +253,7 @@ class RuleSet(Sequence[Rule]):
         """Every (rule, event) match for the events each rule wants, in event then rule order."""
         matches: list[Match] = []
         for event in events:
-            if event.type not in self._types or not (
+            if not (self._defaults or event.type in self._types) or not (
                 self._every_source or event.record.source in self._sources
             ):
                 continue

@@ -22,6 +22,7 @@ from watcher.model import (
     EventType,
     Hit,
     Person,
+    QuestionBody,
     Record,
     Status,
     Text,
@@ -91,6 +92,7 @@ class ItemView:
     heading_html: Markup
     heading_text: str
     house: str | None
+    uin: str | None  # a question's number in its House
     asked_by: str | None
     answered_by: str | None
     corrected_by: str | None
@@ -116,35 +118,38 @@ class ItemView:
 def view(item: DigestItem) -> ItemView:
     event, r = item.event, item.event.record
     label, noun, plural = _LABELS.get(event.type, (event.type.value.title(), "update", "updates"))
+    q = r.body if isinstance(r.body, QuestionBody) else None
     old = _old_answer(event)
-    change = changes(old.plain, r.answer.plain if r.answer else "") if old else None
+    answer = r.text("answer")
+    change = changes(old.plain, answer.plain if answer else "") if old else None
     return ItemView(
         event=event,
         record=r,
         label=label,
         noun=noun,
         noun_plural=plural,
-        heading_html=_mark_plain(r.title, _spans(item.hits, "heading")),
-        heading_text=highlight_text(r.title, _spans(item.hits, "heading"), *TEXT_MARKS),
-        house=_house(r.house),
-        asked_by=_person(r.asked_by),
-        answered_by=_person(r.answered_by),
-        corrected_by=_person(r.corrected_by),
-        department=r.department,
-        question_html=_mark_html(r.question, _spans(item.hits, "question")),
-        question_text=_mark_text(r.question, _spans(item.hits, "question")),
-        answer_html=_mark_html(r.answer, _spans(item.hits, "answer")),
-        answer_text=_mark_text(r.answer, _spans(item.hits, "answer")),
+        heading_html=_mark_plain(r.title, _spans(item.hits, "title")),
+        heading_text=highlight_text(r.title, _spans(item.hits, "title"), *TEXT_MARKS),
+        house=_house(q.house if q else r.facet("house")),
+        uin=q.uin if q else r.facet("uin"),
+        asked_by=_person(q.asked_by) if q else None,
+        answered_by=_person(q.answered_by) if q else None,
+        corrected_by=_person(q.corrected_by) if q else None,
+        department=q.department if q else r.facet("department"),
+        question_html=_mark_html(r.text("question"), _spans(item.hits, "question")),
+        question_text=_mark_text(r.text("question"), _spans(item.hits, "question")),
+        answer_html=_mark_html(answer, _spans(item.hits, "answer")),
+        answer_text=_mark_text(answer, _spans(item.hits, "answer")),
         old_answer_html=_mark_html(old, []),
         old_answer_text=old.plain if old else None,
         change=change,
         change_html=_change_html(change),
         change_text=mark_change_text(change, TEXT_CHANGE_MARKS) if change else None,
-        dates=_dates(r),
-        flags=_flags(event, old, change),
+        dates=_dates(q) if q else (),
+        flags=_flags(event, q, old, change) if q else (),
         grouped=tuple(
             f"UIN {g.uin}" + (f" (tabled {long_date(g.date_tabled)})" if g.date_tabled else "")
-            for g in r.grouped
+            for g in (q.grouped if q else ())
         ),
         attachments=tuple(_link(a) for a in r.attachments),
         rules=item.rule_ids,
@@ -203,9 +208,12 @@ def _old_answer(event: Event) -> Text | None:
     """
     if event.type != EventType.CORRECTED:
         return None
-    stored = event.previous.answer if event.previous is not None else None
-    known = [t for t in (stored, event.record.original_answer) if t and t.plain.strip()]
-    new = words(event.record.answer.plain if event.record.answer else "")
+    stored = event.previous.text("answer") if event.previous is not None else None
+    body = event.record.body
+    original = body.original_answer if isinstance(body, QuestionBody) else None
+    known = [t for t in (stored, original) if t and t.plain.strip()]
+    answer = event.record.text("answer")
+    new = words(answer.plain if answer else "")
     return next((t for t in known if words(t.plain) != new), known[0] if known else None)
 
 
@@ -238,7 +246,7 @@ def _person(p: Person | None) -> str | None:
     return f"{p.name} ({details})" if details else p.name
 
 
-def _dates(r: Record) -> tuple[tuple[str, str], ...]:
+def _dates(r: QuestionBody) -> tuple[tuple[str, str], ...]:
     pairs = (
         ("Tabled", r.date_tabled),
         ("Due for answer", r.date_for_answer),
@@ -249,8 +257,9 @@ def _dates(r: Record) -> tuple[tuple[str, str], ...]:
     return tuple((label, long_date(d)) for label, d in pairs if d is not None)
 
 
-def _flags(event: Event, old: Text | None, change: Change | None) -> tuple[Flag, ...]:
-    r = event.record
+def _flags(
+    event: Event, r: QuestionBody, old: Text | None, change: Change | None
+) -> tuple[Flag, ...]:
     flags: list[Flag] = []
     if event.type == EventType.WITHDRAWN or r.status == Status.WITHDRAWN:
         flags.append(Flag("withdrawn", "Withdrawn: this question has been withdrawn."))

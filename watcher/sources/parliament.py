@@ -21,6 +21,7 @@ import httpx
 from watcher import text
 from watcher.config import ParliamentSourceConfig
 from watcher.errors import ParseError, SourceError
+from watcher.kinds.questions import written_question
 from watcher.model import (
     Attachment,
     GroupedQuestion,
@@ -30,7 +31,7 @@ from watcher.model import (
     Text,
     fingerprint_of,
 )
-from watcher.sources.base import Fetched, ListEntry, Listing
+from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
 from watcher.sources.http import PoliteClient
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class ParliamentWrittenQuestions:
     def id(self) -> str:
         return self._config.id
 
-    def list(self, since: date, until: date) -> Listing:
+    def list(self, since: date, until: date, cursor: Cursor | None = None) -> Listing:
         entries: dict[str, ListEntry] = {}
         for window in self._config.windows:
             low, high = WINDOW_PARAMS[window]
@@ -239,7 +240,7 @@ def _parse(v: Mapping[str, Any], source_id: str, key: str) -> Record:
         status = Status.ANSWERED
     else:
         status = Status.TABLED
-    return Record(
+    return written_question(
         source=source_id,
         key=key,
         kind=KIND,

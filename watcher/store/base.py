@@ -16,7 +16,7 @@ Contract for every implementation (SQLite and PostgreSQL run the same conformanc
   a verdict: it may return records a rule does not match, never leave out one it does.
 - ``match_inputs`` gives exactly the values the decoded current record gives the matcher
   (``Record.fields()`` and the metadata), so a backtest decides on the document a poll would,
-  and the status and dates that ``diff.life_events`` dates the item's events by.
+  and the body that ``diff.life_events`` dates the item's events by.
 - Times are timezone-aware UTC datetimes in and out.
 - Database failures raise ``StoreError``; every method (``migrate`` and ``schema_status``
   included) raises its subclass ``StoreUnavailableError`` when the database cannot be reached
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
 
-from watcher.model import Event, Hit, Match, Person, Record, Status
+from watcher.model import Body, Event, EventId, Hit, Match, Record
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class SourceState:
     last_error: str | None = None  # cleared by a successful poll
     last_error_at: datetime | None = None
     error_count: int = 0  # consecutive failed polls
+    cursor: Mapping[str, str] | None = None  # what the source's last listing said (``Listing``)
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class LedgerEntry:
     """Event ``event`` (by identity) is owed to subscription ``subscription_id``."""
 
     subscription_id: str
-    event: tuple[str, str, str, str]  # Event.identity
+    event: EventId
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class PollOutcome:
     matches: Sequence[Match] = ()
     ledger: Sequence[LedgerEntry] = ()
     error: str | None = None  # None: the poll completed; the state's error is cleared
+    cursor: Mapping[str, str] | None = None  # the listing's new cursor; None keeps the old one
 
 
 @dataclass(frozen=True)
@@ -144,31 +146,20 @@ class Candidate(NamedTuple):
 
 
 class MatchInput(NamedTuple):
-    """What a backtest reads of a stored record, and nothing else: the text fields as
-    ``Record.fields()`` gives them (plain text, "" when absent), the metadata that
-    ``watcher.match.Metadata.of`` takes, and the status, dates and correction flag that
-    ``watcher.diff.life_events`` dates the item's events by, each as the ``Record`` has it.
+    """What a backtest reads of a stored record, and nothing else: its text fields as
+    ``Record.fields()`` gives them (plain text: the title and the kind's texts), its facets,
+    kind and source (what ``watcher.match.Metadata.of`` takes), and its body, which
+    ``watcher.diff.life_events`` dates a question's events by, each as the ``Record`` has it.
     Reading only this skips decoding the whole record."""
 
-    heading: str
-    question: str
-    answer: str
+    source: str
     kind: str
-    house: str | None
-    uin: str | None
-    department: str | None
-    department_id: int | None
-    asked_by: Person | None
-    answered_by: Person | None
-    status: Status
-    date_tabled: date | None
-    date_holding: date | None
-    date_answered: date | None
-    date_corrected: date | None
-    is_correction: bool
+    texts: Mapping[str, str]
+    facets: Mapping[str, tuple[str, ...]]
+    body: Body | None
 
     def fields(self) -> dict[str, str]:
-        return {"heading": self.heading, "question": self.question, "answer": self.answer}
+        return dict(self.texts)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,14 @@
 """The full-text candidate index: which stored records could match a rule, cheaply.
 
-The index holds, for the current version of every record, its day (the latest of its tabled,
-answered and corrected dates) and the distinct folded words of its text fields, folded by the
-matcher itself (``watcher.match.document.fold_text``, i.e. ``tokens.Word.norm``), and the
-distinct pairs of adjacent words in a field (``send_workforce``), so a phrase narrows by its
-pairs and not only by its rarest word. Because the
-words are the matcher's, the database never decides what a word is, only compares whole words
-and prefixes; so a record holding a word equal to (or starting with) a searched word is always
-found, whatever the script, ligature or accent. That is the contract: the candidates are a
-superset of what a rule matches. Deciding which candidates really match is left to the live
-matcher (``watcher.backtest``).
+The index holds, for the current version of every record, its day (``Record.day``) and the
+distinct folded words of its text fields (the title and the kind's texts), folded by the matcher
+itself (``watcher.match.document.fold_text``, i.e. ``tokens.Word.norm``), and the distinct pairs
+of adjacent words in a field (``send_workforce``), so a phrase narrows by its pairs and not only
+by its rarest word. Because the words are the matcher's, the database never decides what a word
+is, only compares whole words and prefixes; so a record holding a word equal to (or starting
+with) a searched word is always found, whatever the script, ligature or accent. That is the
+contract: the candidates are a superset of what a rule matches. Deciding which candidates really
+match is left to the live matcher (``watcher.backtest``).
 
 Backends: on SQLite an external-content FTS5 table over ``record_words.words`` (kept in step by
 triggers, see ``schema``), whose tokenizer splits on separators only, so each folded word is one
@@ -19,9 +18,9 @@ verbatim and queried with a tsquery cast from text: no parser, no stemming, no s
 ``update`` runs inside the transaction of every commit that writes ``record``, so the index
 always describes it; migration 2 (``history.v2``) built it for the records stored before it.
 
-``match_inputs`` reads what confirming a candidate needs (``base.MatchInput``): the three plain
-text fields, the metadata, the status and the dates, picked out of the record's JSON without
-building a ``Record``. ``stored_span`` counts the index rows of a source and their days.
+``match_inputs`` reads what confirming a candidate needs (``base.MatchInput``): the plain
+texts, the facets and the body, picked out of the record's JSON without building a
+``Record``. ``stored_span`` counts the index rows of a source and their days.
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from datetime import date
 from itertools import pairwise
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import (
     Connection,
     Date,
@@ -47,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
 from watcher.match.document import fold_text
-from watcher.model import Person, Record, Status
+from watcher.model import Body, Record
 from watcher.store import queries
 from watcher.store.base import PAIR, Candidate, MatchInput, SearchWord, StoredSpan
 from watcher.store.schema import record, record_words
@@ -79,10 +79,9 @@ def _indexed(word: str) -> str:
 
 
 def record_day(r: Record, fallback: date) -> date:
-    """The day a record last changed: the latest of its tabled, answered and corrected dates
-    (``fallback``, the day the store first saw it, for a record without any)."""
-    days = [d for d in (r.date_tabled, r.date_answered, r.date_corrected) if d is not None]
-    return max(days) if days else fallback
+    """The record's day (``Record.day``: a question's latest tabled, answered or corrected
+    date), or ``fallback``, the day the store first saw it, for a record without one."""
+    return r.day or fallback
 
 
 # --- maintenance ----------------------------------------------------------------------------
@@ -253,37 +252,21 @@ def match_inputs(conn: Connection, source: str, keys: Iterable[str]) -> dict[str
 
 def _match_input(d: Mapping[str, Any]) -> MatchInput:
     """The values ``record_from_dict(d)`` would give ``Record.fields()``, ``Metadata.of``
-    and ``diff.life_events``, without building the rest of the record (half the cost of
-    reading one)."""
-    question, answer = d.get("question"), d.get("answer")
+    and ``diff.life_events``, without building the rest of the record (no HTML, no
+    attachments: half the cost of reading one)."""
+    texts = {"title": d["title"]}
+    for name, value in d["texts"].items():
+        texts[name] = value["plain"]
     return MatchInput(
-        heading=d["title"],
-        question=question["plain"] if question is not None else "",
-        answer=answer["plain"] if answer is not None else "",
+        source=d["source"],
         kind=d["kind"],
-        house=d.get("house"),
-        uin=d.get("uin"),
-        department=d.get("department"),
-        department_id=d.get("department_id"),
-        asked_by=_person(d.get("asked_by")),
-        answered_by=_person(d.get("answered_by")),
-        # Inline, not through a helper: a broad rule reads tens of thousands of these.
-        status=_STATUS[d["status"]],
-        date_tabled=_iso(tabled) if (tabled := d.get("date_tabled")) else None,
-        date_holding=_iso(holding) if (holding := d.get("date_holding")) else None,
-        date_answered=_iso(answered) if (answered := d.get("date_answered")) else None,
-        date_corrected=_iso(corrected) if (corrected := d.get("date_corrected")) else None,
-        is_correction=bool(d.get("is_correction", False)),
+        texts=texts,
+        facets={name: tuple(labels) for name, labels in d["facets"].items()},
+        body=_BODY.validate_python(d["body"]) if d.get("body") is not None else None,
     )
 
 
-# A dict lookup: calling the enum costs as much as the four dates together.
-_STATUS = {s.value: s for s in Status}
-_iso = date.fromisoformat
-
-
-def _person(found: Mapping[str, Any] | None) -> Person | None:
-    return None if found is None else Person(**found)
+_BODY: TypeAdapter[Body] = TypeAdapter(Body)
 
 
 def stored_span(conn: Connection, source: str | None = None) -> StoredSpan:

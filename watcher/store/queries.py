@@ -15,8 +15,17 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Connection, Row, Table, and_, case, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from watcher.model import Event, EventType, Hit, Record, record_from_dict, record_to_dict
+from watcher.model import (
+    Event,
+    EventType,
+    Hit,
+    Record,
+    record_from_dict,
+    record_from_json,
+    record_to_dict,
+)
 from watcher.store.base import Delivery, PendingItem, SourceState
+from watcher.store.history import v4
 from watcher.store.schema import (
     delivery,
     event,
@@ -63,7 +72,11 @@ def record_json(r: Record) -> str:
 
 
 def record_of(data: str) -> Record:
-    return record_from_dict(json.loads(data))
+    # Only a migration reads rows stored before version 4 (``history.v2`` indexes them with
+    # today's code); every row is in today's shape once it has run.
+    if '"texts":' not in data:
+        return record_from_dict(v4.upgraded(json.loads(data)))
+    return record_from_json(data)
 
 
 def hits_json(hits: Iterable[Hit]) -> str:
@@ -88,6 +101,7 @@ def state_of(row: Row[Any]) -> SourceState:
         last_error=row.last_error,
         last_error_at=row.last_error_at,
         error_count=row.error_count,
+        cursor=json.loads(row.cursor) if row.cursor else None,
     )
 
 
@@ -108,8 +122,15 @@ def delivery_of(row: Row[Any]) -> Delivery:
 # --- statements -------------------------------------------------------------------------------
 
 
-def set_state(conn: Connection, source: str, at: datetime, error: str | None) -> None:
-    """Record a poll that started at ``at``: failed with ``error``, or completed.
+def set_state(
+    conn: Connection,
+    source: str,
+    at: datetime,
+    error: str | None,
+    cursor: Mapping[str, str] | None = None,
+) -> None:
+    """Record a poll that started at ``at``: failed with ``error``, or completed; and the
+    source's new ``cursor`` if it gave one (else the stored one stays).
 
     A poll older than the one already recorded changes nothing, and recording the same failed
     poll twice counts it once, so that committing an outcome again is a no-op.
@@ -121,6 +142,7 @@ def set_state(conn: Connection, source: str, at: datetime, error: str | None) ->
         last_error=error,
         last_error_at=at if error else None,
         error_count=1 if error else 0,
+        cursor=None if cursor is None else json.dumps(dict(cursor), sort_keys=True),
     )
     st = source_state.c
     new = ins.excluded
@@ -139,6 +161,8 @@ def set_state(conn: Connection, source: str, at: datetime, error: str | None) ->
             "last_error_at": new.last_error_at,
             "error_count": case((same_failure, st.error_count), else_=st.error_count + 1),
         }
+    if cursor is not None:
+        changes["cursor"] = new.cursor
     conn.execute(
         ins.on_conflict_do_update(
             index_elements=[st.source],

@@ -5,7 +5,8 @@ database to it and ``sql`` queries it. A change here needs a migration that make
 ``history``); ``tests/test_migrations.py`` fails until the two agree. Table by table:
 
     schema_migrations  which migrations have been applied
-    source_state       per source: last poll, last success, last error, the polling lease
+    source_state       per source: last poll, last success, last error, the polling lease,
+                       the source's cursor
     record             the current version of each record, and the listed fingerprint it was
                        fetched for
     record_version     every distinct version of every record (the base an event is shown against)
@@ -18,7 +19,8 @@ database to it and ``sql`` queries it. A change here needs a migration that make
                        words; on SQLite an FTS5 table (``record_words_fts``, external content)
                        indexes the words, on PostgreSQL ``words`` is a GIN-indexed tsvector
 
-Records are JSON text (``model.record_to_dict``), not JSON columns, so both backends store the
+Records are JSON text (``model.record_to_dict``, one shape for every kind since version 4),
+not JSON columns, so both backends store the
 same bytes. Times are ``UTCDateTime``: aware UTC in and out, whatever the backend keeps.
 """
 
@@ -110,6 +112,7 @@ source_state = Table(
     Column("error_count", Integer, nullable=False, default=0),
     Column("lease_holder", String(200)),
     Column("lease_until", UTCDateTime),
+    Column("cursor", Text),  # JSON: where the source's last listing said to go on from
 )
 
 record_version = Table(

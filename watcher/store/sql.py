@@ -192,7 +192,7 @@ class SqlStore:
             new_ledger = queries.insert_new(
                 conn, ledger, _ledger_rows(outcome, ids), ("subscription_id", "event_id")
             )
-            queries.set_state(conn, outcome.source, at, outcome.error)
+            queries.set_state(conn, outcome.source, at, outcome.error, outcome.cursor)
         logger.debug(
             "event=store_commit source=%s versions=%d events=%d ledger=%d error=%s",
             outcome.source,

@@ -1,0 +1,84 @@
+"""Record kinds by name: the registry every part that differs by kind asks.
+
+Adding a kind means one module with its ``Kind`` (see ``base``) and one line here. Pure: the
+matcher and the digest read this, so nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from watcher.kinds.base import Kind, LifeEvent, Stored
+from watcher.kinds.published import (
+    COMMITTEE_PUBLICATIONS,
+    FEED_ENTRIES,
+    HANSARD_CONTRIBUTIONS,
+    WRITTEN_STATEMENTS,
+)
+from watcher.kinds.questions import WRITTEN_QUESTIONS
+from watcher.model import EventType
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        WRITTEN_QUESTIONS,
+        WRITTEN_STATEMENTS,
+        FEED_ENTRIES,
+        HANSARD_CONTRIBUTIONS,
+        COMMITTEE_PUBLICATIONS,
+    )
+}
+
+TITLE = "title"
+TITLE_ALIASES = {"heading": TITLE}  # ``heading:`` came first, for questions' headings
+
+
+def kind_of(name: str) -> Kind:
+    """The kind a record names; an unknown one behaves like a plain published item."""
+    return KINDS.get(name) or Kind(name=name, noun=name, texts=(), facets=(), licence="")
+
+
+def text_names() -> tuple[str, ...]:
+    """Every text a rule can name: the title, then each kind's texts, first seen first."""
+    names = dict.fromkeys((TITLE, *TITLE_ALIASES))
+    for kind in KINDS.values():
+        names.update(dict.fromkeys(kind.texts))
+    return tuple(names)
+
+
+def facet_names() -> tuple[str, ...]:
+    names: dict[str, None] = {}
+    for kind in KINDS.values():
+        names.update(dict.fromkeys(kind.facets))
+    return (*names, "type", "source")
+
+
+def nouns() -> tuple[str, ...]:
+    """What readers call the kinds (``question``, ``statement`` ...), each once."""
+    return tuple(dict.fromkeys(k.noun for k in KINDS.values()))
+
+
+def type_names() -> tuple[str, ...]:
+    """What ``type:`` accepts: every kind's noun, then every kind's full name."""
+    said = nouns()
+    return (*said, *(n for n in KINDS if n not in said))
+
+
+def all_events() -> tuple[EventType, ...]:
+    """Every event some kind makes, in ``EventType`` order."""
+    used = {e for k in KINDS.values() for e in k.events}
+    return tuple(e for e in EventType if e in used)
+
+
+__all__ = [
+    "KINDS",
+    "TITLE",
+    "TITLE_ALIASES",
+    "Kind",
+    "LifeEvent",
+    "Stored",
+    "all_events",
+    "facet_names",
+    "kind_of",
+    "nouns",
+    "text_names",
+    "type_names",
+]
