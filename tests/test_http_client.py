@@ -1,4 +1,4 @@
-"""PoliteClient against a real local server (FakeParliamentAPI) and, for headers, MockTransport."""
+"""PoliteClient against real local servers (FakeParliamentAPI, a scripted one) and MockTransport."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from watcher.errors import FetchError, ParseError
-from watcher.sources.http import PoliteClient
+from watcher.http import PoliteClient
 from watcher.testing import FakeParliamentAPI
 
 DETAIL = "/api/writtenquestions/questions/1"

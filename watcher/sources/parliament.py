@@ -21,6 +21,7 @@ import httpx
 from watcher import text
 from watcher.config import ParliamentSourceConfig
 from watcher.errors import ParseError, SourceError
+from watcher.http import PoliteClient
 from watcher.model import (
     Attachment,
     GroupedQuestion,
@@ -31,7 +32,6 @@ from watcher.model import (
     fingerprint_of,
 )
 from watcher.sources.base import Fetched, ListEntry, Listing
-from watcher.sources.http import PoliteClient
 
 logger = logging.getLogger(__name__)
 
