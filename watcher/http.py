@@ -7,12 +7,13 @@ across all threads, and retries with exponential backoff and jitter on 429, 5xx 
 failures, honouring ``Retry-After`` when the server sends one.
 
 Guarded means: a body is streamed and abandoned as soon as it passes ``max_bytes`` (a declared
-``Content-Length`` over the limit fails before reading), and an answer must arrive whole within
-``deadline`` seconds of being asked for, however slowly the server trickles it. httpx's own
-timeouts bound each socket read, not the whole answer. The deadline is checked between reads,
-so headers are bounded only by the read timeout per read and h11's cap on their size.
+``Content-Length`` over the limit fails before reading), and it must arrive whole within
+``deadline`` seconds of asking, however slowly the server trickles it (httpx's timeouts bound
+each read, not the whole answer). The deadline is checked between reads of the body; the
+headers are bounded only by the read timeout per read and httpcore's 100 KB cap on their size
+(a server trickling its headers is not cut off at the deadline: httpx offers no hook there).
 
-    client.get(url_or_path, params, headers=, validators=) -> Response   bytes, never retried on 304
+    client.get(url_or_path, params, headers=, validators=) -> Response   the body, or a 304
     client.get_json(url_or_path, params) -> Any                           decoded JSON
     Response.json() -> Any                                                the same decoding
 
@@ -353,7 +354,12 @@ def _read(
         raise TooLargeError(f"{too_large} (Content-Length {declared})", max_bytes)
     # The deadline is checked on every raw read, before decompression: a compressed trickle
     # may decode to nothing for a long time, and so never reach the loop below.
-    r.stream = _Deadlined(r.stream, ends, deadline, what)
+    if not isinstance(r.stream, httpx.SyncByteStream):  # pragma: no cover - never async
+        raise TypeError("a synchronous client reads synchronous streams")
+    late = DeadlineError(
+        f"{what}: response took longer than the {deadline:g}s deadline to arrive whole", deadline
+    )
+    r.stream = _Deadlined(r.stream, ends, late)
     body = bytearray()
     for chunk in r.iter_bytes():
         body += chunk
@@ -370,30 +376,15 @@ def _read(
 
 
 class _Deadlined(httpx.SyncByteStream):
-    """A response's raw byte stream that raises ``DeadlineError`` once ``ends`` has passed."""
+    """A response's raw byte stream that raises ``error`` once ``ends`` has passed."""
 
-    def __init__(
-        self,
-        inner: httpx.SyncByteStream | httpx.AsyncByteStream,
-        ends: float,
-        deadline: float,
-        what: str,
-    ) -> None:
-        if not isinstance(inner, httpx.SyncByteStream):  # pragma: no cover - we never go async
-            raise TypeError("a synchronous client reads synchronous streams")
-        self._inner = inner
-        self._ends = ends
-        self._deadline = deadline
-        self._what = what
+    def __init__(self, inner: httpx.SyncByteStream, ends: float, error: DeadlineError) -> None:
+        self._inner, self._ends, self._error = inner, ends, error
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self._inner:
             if time.monotonic() > self._ends:
-                raise DeadlineError(
-                    f"{self._what}: response took longer than the {self._deadline:g}s deadline "
-                    "to arrive whole (not retried)",
-                    self._deadline,
-                )
+                raise self._error
             yield chunk
 
     def close(self) -> None:
