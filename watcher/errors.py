@@ -1,11 +1,13 @@
 """Our exception tree. Foreign exceptions are translated into these once, at the boundary
-(``sources/http.py``, ``store/``, ``channels/``), always with ``raise ... from exc``.
+(``http.py``, ``store/``, ``channels/``), always with ``raise ... from exc``.
 
     WatcherError
     ├── ConfigError            invalid configuration: file, key path, problem (CLI exit code 2)
     ├── QuerySyntaxError       a rule's query does not parse: position and problem
     ├── SourceError            a poll failed; recorded on the source's state, retried next poll
     │   ├── FetchError         the network or the server failed (timeouts, 5xx, 429 after retries)
+    │   │   ├── TooLargeError  the answer is bigger than the size limit
+    │   │   └── DeadlineError  the answer took longer than the total time limit
     │   └── ParseError         the server answered with something we cannot read
     ├── StoreError             the database failed
     │   └── StoreUnavailableError
@@ -55,6 +57,24 @@ class SourceError(WatcherError):
 
 class FetchError(SourceError):
     """The network or the remote server failed, after retries."""
+
+
+class TooLargeError(FetchError):
+    """The answer is bigger than the size limit (``limit`` bytes); not retried, as it would be
+    the same answer again."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(message)
+
+
+class DeadlineError(FetchError):
+    """The answer took longer than the total time limit (``limit`` seconds) to arrive whole:
+    a server trickling its body. Not retried; the next poll tries again."""
+
+    def __init__(self, message: str, limit: float) -> None:
+        self.limit = limit
+        super().__init__(message)
 
 
 class ParseError(SourceError):

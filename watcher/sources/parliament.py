@@ -21,6 +21,7 @@ import httpx
 from watcher import text
 from watcher.config import ParliamentSourceConfig
 from watcher.errors import ParseError, SourceError
+from watcher.http import PoliteClient
 from watcher.kinds.questions import written_question
 from watcher.model import (
     Attachment,
@@ -32,7 +33,6 @@ from watcher.model import (
     fingerprint_of,
 )
 from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
-from watcher.sources.http import PoliteClient
 
 logger = logging.getLogger(__name__)
 
