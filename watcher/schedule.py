@@ -5,6 +5,9 @@
     retries           interval job every few minutes: send_due (retries whose time has come)
     heartbeat         interval job: touches <data_dir>/heartbeat, which `watcher health` reads
 
+Every job but the heartbeat records how it went (``jobhealth``) in <data_dir>/health.json, so
+`watcher health` also sees a service that ticks while its polls or sends keep failing.
+
 Jobs never overlap themselves (max_instances=1) and missed runs are coalesced into one.
 SIGTERM and SIGINT (``stop_on_signals``) stop the scheduler after running jobs finish, or a
 start-up that is still waiting for its store.
@@ -16,6 +19,7 @@ in <data_dir>/starting, so `watcher health` reports that instead of a bare "no h
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import signal
 import threading
@@ -29,6 +33,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher import pipeline
+from watcher.jobhealth import JobHealth, Report, write_atomically
+from watcher.logs import q
 from watcher.pipeline import Service
 
 log = logging.getLogger(__name__)
@@ -40,7 +46,7 @@ STARTING_FILE = "starting"
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def build_scheduler(service: Service) -> BackgroundScheduler:
+def build_scheduler(service: Service, health: JobHealth) -> BackgroundScheduler:
     tz = service.config.tz
     scheduler = BackgroundScheduler(
         timezone=tz,
@@ -48,13 +54,15 @@ def build_scheduler(service: Service) -> BackgroundScheduler:
     )
     start = datetime.now(UTC)
     for source in service.config.sources:
+        job_id = f"poll:{source.id}"
         scheduler.add_job(
-            _poll_and_send,
+            health.track(job_id, functools.partial(_poll_and_send, service, source.id)),
             IntervalTrigger(seconds=source.every.total_seconds(), timezone=tz),
-            args=(service, source.id),
-            id=f"poll:{source.id}",
+            id=job_id,
+            name=job_id,
             next_run_time=start,
         )
+    send = functools.partial(pipeline.send_due, service)
     cadences = {s.digest for s in service.subscriptions if s.digest.kind != "immediate"}
     for cadence in cadences:
         assert cadence.at is not None
@@ -64,12 +72,13 @@ def build_scheduler(service: Service) -> BackgroundScheduler:
             day_of_week=_WEEKDAYS[cadence.weekday] if cadence.weekday is not None else "*",
             timezone=tz,
         )
-        scheduler.add_job(pipeline.send_due, trigger, args=(service,), id=f"digest:{cadence}")
+        job_id = f"digest:{cadence}"
+        scheduler.add_job(health.track(job_id, send), trigger, id=job_id, name=job_id)
     scheduler.add_job(
-        pipeline.send_due,
+        health.track("retries", send),
         IntervalTrigger(seconds=RETRY_EVERY.total_seconds(), timezone=tz),
-        args=(service,),
         id="retries",
+        name="retries",
         next_run_time=start,
     )
     scheduler.add_job(
@@ -83,8 +92,12 @@ def build_scheduler(service: Service) -> BackgroundScheduler:
 
 
 def beat(data_dir: Path) -> None:
-    """Proof of life for the container's HEALTHCHECK: the scheduler is running jobs."""
-    _write(data_dir, HEARTBEAT_FILE, datetime.now(UTC).isoformat())
+    """Proof of life for the container's HEALTHCHECK: the scheduler is running jobs. A beat
+    that cannot be written is logged; the next one tries again."""
+    try:
+        write_atomically(data_dir / HEARTBEAT_FILE, datetime.now(UTC).isoformat())
+    except OSError as exc:
+        log.warning("event=heartbeat_not_written data_dir=%s error=%s", data_dir, q(exc))
 
 
 def heartbeat_age(data_dir: Path, now: datetime) -> timedelta | None:
@@ -99,7 +112,7 @@ def report_starting(data_dir: Path, why: str) -> None:
     """Say why the service is not running yet (``starting_reason`` reads it back). Best effort:
     a data folder that cannot be written must not stop the wait it reports on."""
     try:
-        _write(data_dir, STARTING_FILE, f"{datetime.now(UTC).isoformat()} {why}")
+        write_atomically(data_dir / STARTING_FILE, f"{datetime.now(UTC).isoformat()} {why}")
     except OSError as exc:
         log.debug("event=starting_not_recorded error=%s", exc)
 
@@ -118,15 +131,8 @@ def starting_reason(data_dir: Path) -> str | None:
         return None
 
 
-def _write(data_dir: Path, name: str, text: str) -> None:
-    tmp = data_dir / f".{name}.tmp"
-    tmp.write_text(text)
-    tmp.replace(data_dir / name)
-
-
-def _poll_and_send(service: Service, source_id: str) -> None:
-    pipeline.poll(service, source_id)
-    pipeline.send_due(service)
+def _poll_and_send(service: Service, source_id: str) -> list[Report]:
+    return [pipeline.poll(service, source_id), *pipeline.send_due(service)]
 
 
 @contextlib.contextmanager
@@ -148,7 +154,9 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 def run_forever(service: Service, stop: threading.Event) -> None:
     """Run the schedule until ``stop`` is set."""
-    scheduler = build_scheduler(service)
+    health = JobHealth(Path(service.config.data_dir), service.clock)
+    health.write()  # no outcomes yet: the last process's are not this one's
+    scheduler = build_scheduler(service, health)
     scheduler.start()
     started(Path(service.config.data_dir))
     log.info(

@@ -4,7 +4,7 @@
     watcher run --once          poll every source, send what is due, exit (1 if anything failed)
     watcher check-config        validate the config and check what it needs (store, templates)
     watcher status              each source's last poll and error, and undelivered digests
-    watcher health              exit 0 if a running service beat recently (container HEALTHCHECK)
+    watcher health              exit 0 if a running service beats and its jobs work (HEALTHCHECK)
     watcher test-rule QUERY|--rule ID   what a rule would have sent, from stored history
     watcher backfill --since D  store a source's history without alerting anyone
     watcher templates export D  write the built-in templates to a folder, for editing
@@ -99,7 +99,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command == "status":
             return commands.status(config)
         if args.command == "health":
-            return commands.health(config, args.max_age)
+            return commands.health(config, args.max_age, args.max_failures)
         if args.command == "test-rule":
             return history.test_rule(config, args)
         if args.command == "backfill":
@@ -175,13 +175,23 @@ def _parser() -> argparse.ArgumentParser:
         help="also send one small test message through this subscription's channel",
     )
     command("status", "show each source's last poll and error, and undelivered digests")
-    health = command("health", "exit 0 if the running service beat recently")
+    health = command(
+        "health", "exit 0 if the running service beat recently and its polls and sends work"
+    )
     health.add_argument(
         "--max-age",
         type=int,
         default=180,
         metavar="SECONDS",
         help="how old the last heartbeat may be (default 180)",
+    )
+    health.add_argument(
+        "--max-failures",
+        type=_at_least_one,
+        default=3,
+        metavar="N",
+        help="unhealthy once a poll or send job failed its last N runs (default 3); "
+        "a job that raised is unhealthy at once",
     )
     demo = command("demo", "run the whole flow offline against recorded data")
     demo.add_argument(
@@ -201,6 +211,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="overwrite files already there")
     _history_parsers(commands, common)
     return parser
+
+
+def _at_least_one(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 1 or more")
+    return number
 
 
 def _day(value: str) -> date:

@@ -109,7 +109,10 @@ def status(config: Config) -> int:
     return EXIT_FAILED if bad else EXIT_OK
 
 
-def health(config: Config, max_age: int) -> int:
+def health(config: Config, max_age: int, max_failures: int) -> int:
+    """Unhealthy when the heartbeat is stale, or when a job raised on its last run or failed its
+    last ``max_failures`` runs: a service that ticks but polls and sends nothing is not well."""
+    from watcher import jobhealth
     from watcher.schedule import heartbeat_age, starting_reason
 
     data_dir = Path(config.data_dir)
@@ -124,5 +127,17 @@ def health(config: Config, max_age: int) -> int:
         else:
             print(f"unhealthy: last heartbeat {int(age.total_seconds())}s ago", file=sys.stderr)
         return EXIT_FAILED
-    print(f"healthy: last heartbeat {int(age.total_seconds())}s ago")
+    try:
+        outcomes = jobhealth.read(data_dir)
+    except WatcherError as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    problems = jobhealth.problems(outcomes, max_failures)
+    for problem in problems:
+        print(f"unhealthy: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_FAILED
+    ok = sum(o.failures == 0 for o in outcomes.values())
+    jobs = f", {ok} of {len(outcomes)} jobs ok" if outcomes else ""
+    print(f"healthy: last heartbeat {int(age.total_seconds())}s ago{jobs}")
     return EXIT_OK

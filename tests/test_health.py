@@ -1,0 +1,165 @@
+"""``watcher health`` against a running ``watcher run``, as a container's HEALTHCHECK meets it: a
+service whose scheduler ticks but whose polls or sends fail is not healthy."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from watcher.testing.cli import watcher
+from watcher.testing.fakeapi import FakeParliamentAPI
+
+SOURCE = """\
+  - id: {id}
+    kind: parliament_written_questions
+    base_url: {url}
+    every: 1m
+    retries: 0
+    max_per_second: 20
+"""
+
+
+def write_config(tmp_path: Path, sources: str, extra: str = "") -> Path:
+    path = tmp_path / "watcher.yaml"
+    path.write_text(f"""
+data_dir: {tmp_path}/data
+{extra}
+sources:
+{sources}
+rules:
+  - id: send-workforce
+    query: '"SEND workforce"'
+subscriptions:
+  - rules: [send-workforce]
+""")
+    return path
+
+
+@contextmanager
+def running(config: Path) -> Iterator[Callable[[], str]]:
+    """``watcher run`` in the background; yields what it has logged so far. Stops it with
+    SIGTERM on the way out and checks it stopped cleanly."""
+    log = config.parent / "run.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "watcher", "--config", str(config), "run"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+        def logged() -> str:
+            assert proc.poll() is None, log.read_text()
+            return log.read_text()
+
+        try:
+            yield logged
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    assert proc.returncode == 0, log.read_text()
+    assert "event=stopped" in log.read_text()
+
+
+def health_until(
+    config: Path, test: Callable[[subprocess.CompletedProcess[str]], bool], *args: str
+) -> subprocess.CompletedProcess[str]:
+    # Generous: a poll every minute, on a machine shared with other work.
+    deadline = time.monotonic() + 120
+    while not test(result := watcher(config, "health", *args)):
+        assert time.monotonic() < deadline, result.stdout + result.stderr
+        time.sleep(0.5)
+    return result
+
+
+def test_health_names_a_failing_source_while_the_heartbeat_is_fresh_and_recovers(
+    tmp_path: Path, api: FakeParliamentAPI
+) -> None:
+    with FakeParliamentAPI.with_fixtures() as broken:
+        broken.fail(times=1_000_000, status=500)
+        sources = SOURCE.format(id="written-questions", url=api.base_url) + SOURCE.format(
+            id="broken", url=broken.base_url
+        )
+        config = write_config(tmp_path, sources)
+        with running(config) as logged:
+            failing = health_until(
+                config, lambda r: r.returncode == 1 and "broken" in r.stderr, "--max-failures", "1"
+            )
+            assert re.fullmatch(
+                r"unhealthy: poll broken failed its last run at "
+                r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: "
+                r"GET /api/writtenquestions/questions .*HTTP 500.*\n",
+                failing.stderr,
+            ), failing.stderr
+            assert "written-questions" not in failing.stderr  # the other source is fine
+            # The heartbeat is fresh: one failure is below the default of three in a row.
+            default = watcher(config, "health")
+            assert default.returncode == 0, default.stderr
+            assert re.fullmatch(
+                r"healthy: last heartbeat \d+s ago, \d of \d jobs ok\n", default.stdout
+            ), default.stdout
+            assert "event=poll_failed source=broken" in logged()
+
+            broken.clear_faults()  # the source works again: its next poll (a minute on) succeeds
+            healthy = health_until(config, lambda r: r.returncode == 0, "--max-failures", "1")
+            assert healthy.stderr == ""
+            assert re.fullmatch(
+                r"healthy: last heartbeat \d+s ago, 3 of 3 jobs ok\n", healthy.stdout
+            )
+            assert "event=poll_done source=broken" in logged()
+
+
+def test_a_job_that_raises_makes_health_unhealthy_at_once(
+    tmp_path: Path, api: FakeParliamentAPI
+) -> None:
+    # A scheduled poll looks back from today: today's answer matches and is sent at once, and
+    # this template fails with a Python error rather than a template error: the send raises.
+    api.add_copy("8602", new_uin="99004", answered=date.today())
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "digest.txt.j2").write_text("{{ 1 // 0 }}\n")
+    config = write_config(
+        tmp_path,
+        SOURCE.format(id="written-questions", url=api.base_url),
+        extra=f"templates: {templates}",
+    )
+    with running(config) as logged:
+        result = health_until(config, lambda r: "raised" in r.stderr)
+        assert result.returncode == 1
+        assert re.search(
+            r"^unhealthy: poll written-questions raised an exception \(a bug\) on its last run "
+            r"at \S+Z: ZeroDivisionError: integer division or modulo by zero$",
+            result.stderr,
+            re.MULTILINE,
+        ), result.stderr
+        assert "Traceback" not in result.stderr
+        text = logged()
+        assert "event=job_raised job=poll:written-questions" in text
+        assert "Traceback" in text  # the bug's traceback is in the service's log, for fixing it
+
+
+def test_health_reads_what_the_service_left_in_its_data_folder(tmp_path: Path) -> None:
+    config = write_config(tmp_path, SOURCE.format(id="wq", url="http://127.0.0.1:9"))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "heartbeat").write_text(datetime.now(UTC).isoformat())
+    # No job outcomes (a service of an earlier version): the heartbeat alone, as before.
+    result = watcher(config, "health")
+    assert (result.returncode, result.stdout) == (0, "healthy: last heartbeat 0s ago\n")
+
+    (data / "health.json").write_text("{not json")
+    result = watcher(config, "health")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"unhealthy: {data / 'health.json'}: not a health file")
+    assert "Traceback" not in result.stderr
+
+    bad = watcher(config, "health", "--max-failures", "0")
+    assert bad.returncode == 2
+    assert "--max-failures: invalid _at_least_one value" not in bad.stderr
+    assert "'0' is not a whole number of 1 or more" in bad.stderr
