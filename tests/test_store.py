@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sqlite3
@@ -318,6 +319,19 @@ def test_source_state_records_errors_and_a_good_poll_clears_them(store: Store) -
     )
     store.record_error("other", "DNS", at(30))
     assert [s.source for s in store.source_states()] == ["other", SRC]
+
+
+def test_a_sources_cursor_is_kept_until_a_listing_gives_a_new_one(store: Store) -> None:
+    assert store.source_state(SRC).cursor is None
+    etag = {"etag": '"abc"', "last_modified": "Mon, 15 Jan 2024 09:00:00 GMT"}
+    store.commit(dataclasses.replace(poll(at(0)), cursor=etag))
+    assert store.source_state(SRC).cursor == etag
+    store.commit(poll(at(10)))  # a listing that said nothing new about where it got to
+    assert store.source_state(SRC).cursor == etag
+    store.commit(dataclasses.replace(poll(at(20), error="HTTP 500"), cursor={"etag": '"def"'}))
+    assert store.source_state(SRC).cursor == {"etag": '"def"'}
+    store.commit(dataclasses.replace(poll(at(5)), cursor={"etag": "stale"}))  # a late, older poll
+    assert store.source_state(SRC).cursor == {"etag": '"def"'}
 
 
 def test_the_same_failed_poll_committed_twice_counts_once(store: Store) -> None:

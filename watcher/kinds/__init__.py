@@ -56,12 +56,6 @@ def nouns() -> tuple[str, ...]:
     return tuple(dict.fromkeys(k.noun for k in KINDS.values()))
 
 
-def type_names() -> tuple[str, ...]:
-    """What ``type:`` accepts: every kind's noun, then every kind's full name."""
-    said = nouns()
-    return (*said, *(n for n in KINDS if n not in said))
-
-
 def all_events() -> tuple[EventType, ...]:
     """Every event some kind makes, in ``EventType`` order."""
     used = {e for k in KINDS.values() for e in k.events}
@@ -80,5 +74,4 @@ __all__ = [
     "kind_of",
     "nouns",
     "text_names",
-    "type_names",
 ]

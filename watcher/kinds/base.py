@@ -47,14 +47,10 @@ class Kind:
     noun: str  # "statement": what a reader calls one, and what ``type:`` accepts
     texts: tuple[str, ...]  # text names, in the order a digest shows them
     facets: tuple[str, ...]
-    licence: str
+    licence: str  # the line its digests carry ("" when the source's config says it)
+    licence_url: str = ""
     events: tuple[EventType, ...] = (EventType.PUBLISHED, EventType.UPDATED)
     default_events: tuple[EventType, ...] = (EventType.PUBLISHED, EventType.UPDATED)
-
-    @property
-    def types(self) -> tuple[str, ...]:
-        """What ``type:`` accepts for this kind: its name and its noun."""
-        return (self.name, self.noun)
 
     def meaningful(self, r: Record) -> dict[str, Any]:
         """What the fingerprint covers: the title, the link, every text's words and the

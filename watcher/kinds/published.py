@@ -7,10 +7,13 @@ Each is a ``Kind`` with its texts, facets and licence; their events are ``publis
 from __future__ import annotations
 
 from watcher.kinds.base import Kind
-from watcher.kinds.questions import OPEN_PARLIAMENT_LICENCE
+from watcher.kinds.questions import OPEN_PARLIAMENT_LICENCE, OPEN_PARLIAMENT_LICENCE_URL
 
 OPEN_GOVERNMENT_LICENCE = (
     "Contains public sector information licensed under the Open Government Licence v3.0."
+)
+OPEN_GOVERNMENT_LICENCE_URL = (
+    "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"
 )
 
 WRITTEN_STATEMENTS = Kind(
@@ -19,6 +22,7 @@ WRITTEN_STATEMENTS = Kind(
     texts=("text",),
     facets=("house", "department", "member", "party", "uin"),
     licence=OPEN_PARLIAMENT_LICENCE,
+    licence_url=OPEN_PARLIAMENT_LICENCE_URL,
 )
 
 FEED_ENTRIES = Kind(
@@ -37,6 +41,7 @@ HANSARD_CONTRIBUTIONS = Kind(
     texts=("text",),
     facets=("house", "member", "section"),
     licence=OPEN_PARLIAMENT_LICENCE,
+    licence_url=OPEN_PARLIAMENT_LICENCE_URL,
 )
 
 COMMITTEE_PUBLICATIONS = Kind(
@@ -45,4 +50,5 @@ COMMITTEE_PUBLICATIONS = Kind(
     texts=("text",),
     facets=("committee", "category", "department", "house"),
     licence=OPEN_PARLIAMENT_LICENCE,
+    licence_url=OPEN_PARLIAMENT_LICENCE_URL,
 )

@@ -43,6 +43,9 @@ NAME = "written_question"
 OPEN_PARLIAMENT_LICENCE = (
     "Contains Parliamentary information licensed under the Open Parliament Licence v3.0."
 )
+OPEN_PARLIAMENT_LICENCE_URL = (
+    "https://www.parliament.uk/site-information/copyright-parliament/open-parliament-licence/"
+)
 
 _FIRST_SEEN = {
     Status.TABLED: EventType.TABLED,
@@ -159,6 +162,7 @@ WRITTEN_QUESTIONS = Questions(
     texts=("question", "answer"),
     facets=("house", "department", "member", "asked_by", "answered_by", "party", "uin"),
     licence=OPEN_PARLIAMENT_LICENCE,
+    licence_url=OPEN_PARLIAMENT_LICENCE_URL,
 )
 
 
@@ -250,6 +254,7 @@ def question_facets(b: QuestionBody) -> Mapping[str, tuple[str, ...]]:
 __all__ = [
     "NAME",
     "OPEN_PARLIAMENT_LICENCE",
+    "OPEN_PARLIAMENT_LICENCE_URL",
     "WRITTEN_QUESTIONS",
     "Questions",
     "question_facets",

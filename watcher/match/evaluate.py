@@ -318,7 +318,7 @@ class CMeta(CNode):
     def _matches(self, meta: Metadata) -> bool:
         name = self.name
         if name == "type":
-            return meta.kind is not None and self.value[0] in _types(meta.kind)
+            return meta.kind is not None and self.value[0] == _noun(meta.kind)
         if name == "source":
             return meta.source is not None and fold(meta.source) == self.value[0]
         labels = meta.facets.get(name)
@@ -336,8 +336,8 @@ _WHOLE = frozenset({"uin", "house"})
 
 
 @lru_cache(maxsize=256)
-def _types(kind: str) -> frozenset[str]:
-    return frozenset(fold(t) for t in kind_of(kind).types)
+def _noun(kind: str) -> str:
+    return fold(kind_of(kind).noun)
 
 
 def _contains(text: str | None, value: tuple[str, ...], whole: bool = False) -> bool:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from watcher.errors import QuerySyntaxError
-from watcher.kinds import nouns, type_names
+from watcher.kinds import nouns
 from watcher.match.nodes import (
     META_FIELDS,
     NEAR_DEFAULT,
@@ -74,9 +74,8 @@ _STOP = frozenset('()"\u201c')
 _STARTS_UNARY = frozenset({"term", "not", "(", "syn", "field"})
 _STARTS_PRIMARY = frozenset({"term", "(", "syn", "field"})
 _OR_NEGATED = "each alternative of OR needs a term that is not negated"
-_META_VALUES = {"house": ("commons", "lords"), "type": type_names()}
-# What an error lists: a kind's noun (``type:question``); its full name works too.
-_SAID_VALUES = {"type": nouns()}
+# ``type:`` takes what a reader calls a kind (``type:statement``), see ``watcher.kinds``.
+_META_VALUES = {"house": ("commons", "lords"), "type": nouns()}
 
 
 @dataclass(frozen=True)
@@ -426,8 +425,7 @@ class _Parser:
             raise self._fail(value.start, f"{name}: takes no wildcards")
         allowed = _META_VALUES.get(name)
         if allowed and (len(value.term.words) != 1 or fold(value.term.words[0]) not in allowed):
-            said = _SAID_VALUES.get(name, allowed)
-            raise self._fail(value.start, f"{name}: is one of {', '.join(said)}")
+            raise self._fail(value.start, f"{name}: is one of {', '.join(allowed)}")
         return Meta(name, value.term)
 
     @contextmanager

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -27,6 +29,8 @@ from markupsafe import escape
 
 from watcher.config import Subscription
 from watcher.errors import ConfigError
+from watcher.kinds import kind_of
+from watcher.kinds.questions import OPEN_PARLIAMENT_LICENCE
 from watcher.model import Digest, Message
 from watcher.render.items import (
     CHANGE_KEY_TEXT,
@@ -37,14 +41,20 @@ from watcher.render.items import (
 )
 from watcher.text import strip_control
 
-__all__ = ["LICENCE", "TEMPLATES", "ItemView", "Renderer", "long_date"]
+__all__ = ["LICENCE", "TEMPLATES", "ItemView", "Licence", "Renderer", "long_date"]
 
 # The built-in templates, which ``watcher templates export`` writes out for editing.
 TEMPLATES = ("subject.txt.j2", "digest.txt.j2", "digest.html.j2")
-LICENCE = "Contains Parliamentary information licensed under the Open Parliament Licence v3.0."
-LICENCE_URL = (
-    "https://www.parliament.uk/site-information/copyright-parliament/open-parliament-licence/"
-)
+LICENCE = OPEN_PARLIAMENT_LICENCE
+
+
+class Licence(NamedTuple):
+    """A licence line and where to read the licence ("" when there is no page to link)."""
+
+    text: str
+    url: str = ""
+
+
 MAX_SUBJECT = 200
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -53,7 +63,13 @@ _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 class Renderer:
     """Renders digests with the user's templates where given, the built-in ones otherwise."""
 
-    def __init__(self, templates_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        templates_dir: str | None = None,
+        licences: Mapping[str, Licence] | None = None,
+    ) -> None:
+        # A source's own licence line (a feed's config), else its records' kind's.
+        self._licences = dict(licences or {})
         loaders: list[jinja2.BaseLoader] = []
         self._user = jinja2.FileSystemLoader(templates_dir) if templates_dir else None
         if self._user is not None:
@@ -136,6 +152,7 @@ class Renderer:
         """
         key = idempotency_key or _digest_key(digest)
         items = [view(item) for item in digest.items]
+        licences = self.licences(digest)
         rules = tuple(dict.fromkeys(r for item in digest.items for r in item.rule_ids))
         local_end = digest.period_end.astimezone(tz)
         context = {
@@ -147,8 +164,10 @@ class Renderer:
             "period_end": local_end,
             "period_end_text": f"{local_end:%H:%M} on {long_date(local_end)}",
             "timezone": tz.key,
-            "licence": LICENCE,
-            "licence_url": LICENCE_URL,
+            "licences": licences,
+            # The first, for templates written when every digest had one licence.
+            "licence": licences[0].text if licences else "",
+            "licence_url": licences[0].url if licences else "",
             "change_key_text": CHANGE_KEY_TEXT,
             "change_key_html": change_key_html(),
         }
@@ -171,6 +190,18 @@ class Renderer:
             html=self._render("digest.html.j2", context),
             headers={name: strip_control(value) for name, value in headers.items()},
         )
+
+    def licences(self, digest: Digest) -> list[Licence]:
+        """The licence lines a digest carries: one per licence its items come under, in the
+        order of the items."""
+        out: dict[Licence, None] = {}
+        for item in digest.items:
+            r = item.event.record
+            kind = kind_of(r.kind)
+            found = self._licences.get(r.source) or Licence(kind.licence, kind.licence_url)
+            if found.text:
+                out[found] = None
+        return list(out)
 
     def _template(self, name: str) -> jinja2.Template:
         try:

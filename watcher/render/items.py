@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
 from watcher.changes import Change, Kind, changes, words
+from watcher.kinds import kind_of
 from watcher.match import explain
 from watcher.model import (
     Attachment,
@@ -81,6 +83,16 @@ class Link:
 
 
 @dataclass(frozen=True)
+class TextView:
+    """One named text of an item other than a question (a statement's text, an entry's
+    summary), highlighted."""
+
+    label: str  # "Statement", "Summary" ...
+    html: Markup
+    text: str
+
+
+@dataclass(frozen=True)
 class ItemView:
     """One digest item as templates see it. ``*_html`` fields are safe Markup."""
 
@@ -113,12 +125,17 @@ class ItemView:
     rules: tuple[str, ...]
     why: str  # "SEND workforce in the answer"
     url: str | None
+    # Items other than questions (whose parts are the fields above): their texts, and who
+    # and what they concern ("By", "Department", "Committee" ...).
+    texts: tuple[TextView, ...] = ()
+    details: tuple[tuple[str, str], ...] = ()
+    site: str = "the Parliament website"  # where ``url`` leads: "Read it on ..."
 
 
 def view(item: DigestItem) -> ItemView:
     event, r = item.event, item.event.record
-    label, noun, plural = _LABELS.get(event.type, (event.type.value.title(), "update", "updates"))
     q = r.body if isinstance(r.body, QuestionBody) else None
+    label, noun, plural = _labels(event, kind_of(r.kind).noun, q is not None)
     old = _old_answer(event)
     answer = r.text("answer")
     change = changes(old.plain, answer.plain if answer else "") if old else None
@@ -145,7 +162,7 @@ def view(item: DigestItem) -> ItemView:
         change=change,
         change_html=_change_html(change),
         change_text=mark_change_text(change, TEXT_CHANGE_MARKS) if change else None,
-        dates=_dates(q) if q else (),
+        dates=_dates(q) if q else ((("Published", long_date(r.day)),) if r.day else ()),
         flags=_flags(event, q, old, change) if q else (),
         grouped=tuple(
             f"UIN {g.uin}" + (f" (tabled {long_date(g.date_tabled)})" if g.date_tabled else "")
@@ -155,7 +172,64 @@ def view(item: DigestItem) -> ItemView:
         rules=item.rule_ids,
         why=explain(item.hits).removeprefix("matched").lstrip(": "),
         url=_safe_url(r.url),
+        texts=() if q else _texts(r, item.hits),
+        details=() if q else _details(r),
+        site=_site(r.url),
     )
+
+
+def _labels(event: Event, noun: str, question: bool) -> tuple[str, str, str]:
+    if question or event.type not in _GENERAL:
+        return _LABELS.get(event.type, (event.type.value.title(), "update", "updates"))
+    label, adjective = _GENERAL[event.type]
+    return label, f"{adjective} {noun}", f"{adjective} {noun}s"
+
+
+_GENERAL = {EventType.PUBLISHED: ("New", "new"), EventType.UPDATED: ("Updated", "updated")}
+# What a text is called in a digest, where its name alone would not say it.
+_TEXT_LABELS = {"text": "Text", "summary": "Summary", "content": "Full text"}
+_DETAILS = (
+    ("member", "By"),
+    ("author", "By"),
+    ("department", "Department"),
+    ("organisation", "Organisation"),
+    ("committee", "Committee"),
+    ("section", "Debate"),
+    ("category", "Category"),
+)
+_SITES = (  # most specific first
+    ("parliament.uk", "the Parliament website"),
+    ("niassembly.gov.uk", "the Northern Ireland Assembly website"),
+    ("gov.uk", "GOV.UK"),
+    ("parliament.scot", "the Scottish Parliament website"),
+)
+
+
+def _texts(r: Record, hits: tuple[Hit, ...]) -> tuple[TextView, ...]:
+    out = []
+    for name, value in r.texts.items():
+        html, text = _mark_html(value, _spans(hits, name)), _mark_text(value, _spans(hits, name))
+        if html is not None and text is not None:
+            out.append(TextView(_TEXT_LABELS.get(name, name.replace("_", " ").title()), html, text))
+    return tuple(out)
+
+
+def _details(r: Record) -> tuple[tuple[str, str], ...]:
+    out: dict[str, str] = {}
+    for name, label in _DETAILS:
+        # Ids are labels too (written as digits), for filters; a reader wants the names.
+        names = [v for v in r.facets.get(name, ()) if not v.isdigit()]
+        if names and label not in out:
+            out[label] = ", ".join(names)
+    return tuple(out.items())
+
+
+def _site(url: str) -> str:
+    host = urlsplit(url).hostname or ""
+    for domain, name in _SITES:
+        if host == domain or host.endswith("." + domain):
+            return name
+    return host or "the source's website"
 
 
 def _spans(hits: tuple[Hit, ...], field: str) -> list[tuple[int, int]]:
