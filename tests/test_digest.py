@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from watcher import digest
 from watcher.config import Cadence, Subscription
-from watcher.kinds.questions import written_question
-from watcher.model import Event, EventType, Hit, Record, Status
+from watcher.kinds.questions import revise, written_question
+from watcher.model import Event, EventType, GroupedQuestion, Hit, Record, Status, Text
 from watcher.store.base import PendingItem
 
 LONDON = ZoneInfo("Europe/London")
@@ -248,3 +248,40 @@ def test_idempotency_key_differs_for_other_rows_or_subscription() -> None:
     assert key != digest.idempotency_key("send", [1, 23])
     assert key != digest.idempotency_key("other", [1, 2, 3])
     assert digest.idempotency_key("send", [12, 3]) != digest.idempotency_key("send", [1, 23])
+
+
+def grouped(key: str, uin: str, *others: str, answer: str = "One answer for both.") -> Record:
+    return revise(
+        record(key),
+        uin=uin,
+        question=Text(f"<p>Question {uin}?</p>", f"Question {uin}?"),
+        answer=Text(f"<p>{answer}</p>", answer),
+        grouped=tuple(GroupedQuestion(o, date(2024, 1, 8)) for o in others),
+    )
+
+
+def test_questions_answered_together_are_one_item_naming_each() -> None:
+    first, second = grouped("1", "8602", "8603"), grouped("2", "8603", "8602", "8604")
+    third = grouped("3", "8604", "8603")  # names only the second question, not the first
+    elsewhere = grouped("4", "9000", "8602", answer="A different answer.")
+    rows = [
+        PendingItem(n, Event(EventType.ANSWERED, r), {rule: (Hit("answer", 0, 3, "One"),)})
+        for n, (r, rule) in enumerate(
+            [(first, "send"), (second, "workforce"), (third, "send"), (elsewhere, "send")]
+        )
+    ]
+    d = digest.build(subscription("send", "workforce"), rows, END)
+    assert [item.event.record.key for item in d.items] == ["1", "4"]
+    together = d.items[0]
+    assert [e.record.key for e in together.together] == ["2", "3"]
+    assert together.rule_ids == ("send", "workforce")  # every question's rules
+    assert d.items[1].together == ()  # the same group, another answer: its own item
+
+
+def test_the_same_answer_to_questions_not_grouped_is_two_items() -> None:
+    a = revise(grouped("1", "8602"), grouped=())
+    b = revise(grouped("2", "8603"), grouped=())
+    rows = [
+        PendingItem(n, Event(EventType.ANSWERED, r), {"send": ()}) for n, r in enumerate([a, b])
+    ]
+    assert len(digest.build(subscription("send"), rows, END).items) == 2

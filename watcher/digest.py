@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from watcher.config import Cadence, Subscription
 from watcher.kinds import kind_of
-from watcher.model import Digest, DigestItem, Event, EventType, Hit
+from watcher.model import Digest, DigestItem, Event, EventType, Hit, QuestionBody
 from watcher.store.base import PendingItem
 
 # The order a reader wants: answers (and anything new) first, then what changed about earlier
@@ -101,7 +101,7 @@ def build(subscription: Subscription, items: Sequence[PendingItem], period_end: 
 
     Items are ordered by event type (answered, corrected, holding, tabled, withdrawn), then by
     the date of the event (answered / corrected / holding-answer / tabled date, oldest first),
-    then by source and key.
+    then by source and key. Questions answered together are one item (``_answered_together``).
     """
     wanted = subscription.rules
     events: dict[tuple[str, str, str, str], Event] = {}
@@ -125,10 +125,61 @@ def build(subscription: Subscription, items: Sequence[PendingItem], period_end: 
     digest_items.sort(key=_order)
     return Digest(
         subscription_id=subscription.id,
-        items=tuple(digest_items),
+        items=tuple(_answered_together(digest_items, wanted)),
         period_end=_utc(period_end),
         cadence=str(subscription.digest),
     )
+
+
+def _answered_together(items: list[DigestItem], wanted: Sequence[str]) -> list[DigestItem]:
+    """Questions answered together (each names the others among its grouped questions, and
+    their answers are the same words) become one item: the first in digest order, naming the
+    others in ``together``, with every rule that matched any of them."""
+    out: list[DigestItem] = []
+    lead_of: dict[tuple[str, str, str, str], int] = {}  # (source, type, uin, answer) -> out index
+    for item in items:
+        key = _group_key(item.event)
+        lead = None if key is None else _find_lead(lead_of, item.event, key)
+        if lead is None:
+            if key is not None:
+                lead_of[key] = len(out)
+            out.append(item)
+            continue
+        if key is not None:
+            lead_of[key] = lead  # a third question may name this one and not the first
+        first = out[lead]
+        rules = set(first.rule_ids) | set(item.rule_ids)
+        # The answer is the same text, so its hits stand for both; a title's or question's
+        # hits belong to the question they were found in.
+        answer_hits = {h for h in item.hits if h.field == "answer"}
+        out[lead] = DigestItem(
+            first.event,
+            tuple(r for r in wanted if r in rules),
+            tuple(sorted(set(first.hits) | answer_hits)),
+            (*first.together, item.event),
+        )
+    return out
+
+
+def _group_key(event: Event) -> tuple[str, str, str, str] | None:
+    body = event.record.body
+    answer = event.record.text("answer")
+    if not isinstance(body, QuestionBody) or not body.grouped or answer is None or not body.uin:
+        return None
+    return (event.record.source, event.type.value, body.uin, " ".join(answer.plain.split()))
+
+
+def _find_lead(
+    lead_of: dict[tuple[str, str, str, str], int], event: Event, key: tuple[str, str, str, str]
+) -> int | None:
+    body = event.record.body
+    assert isinstance(body, QuestionBody)
+    source, type_, _uin, answer = key
+    for other in body.grouped:
+        found = lead_of.get((source, type_, other.uin, answer))
+        if found is not None:
+            return found
+    return None
 
 
 def _union(sets: Iterable[set[Hit]]) -> set[Hit]:

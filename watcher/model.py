@@ -241,6 +241,9 @@ class DigestItem:
     event: Event
     rule_ids: tuple[str, ...]
     hits: tuple[Hit, ...]
+    # Questions answered together with this one, in the same digest: shown in this item
+    # rather than each as an item of its own with the same answer.
+    together: tuple[Event, ...] = ()
 
 
 @dataclass(frozen=True)

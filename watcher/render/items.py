@@ -93,6 +93,16 @@ class TextView:
 
 
 @dataclass(frozen=True)
+class TogetherView:
+    """Another question answered together with an item's, in the same digest."""
+
+    uin: str
+    asked_by: str | None
+    question_html: Markup | None
+    question_text: str | None
+
+
+@dataclass(frozen=True)
 class ItemView:
     """One digest item as templates see it. ``*_html`` fields are safe Markup."""
 
@@ -128,6 +138,7 @@ class ItemView:
     # Items other than questions (whose parts are the fields above): their texts, and who
     # and what they concern ("By", "Department", "Committee" ...).
     texts: tuple[TextView, ...] = ()
+    together: tuple[TogetherView, ...] = ()  # questions answered with this one
     details: tuple[tuple[str, str], ...] = ()
     site: str = "the Parliament website"  # where ``url`` leads: "Read it on ..."
 
@@ -173,8 +184,21 @@ def view(item: DigestItem) -> ItemView:
         why=explain(item.hits).removeprefix("matched").lstrip(": "),
         url=_safe_url(r.url),
         texts=() if q else _texts(r, item.hits),
+        together=tuple(_together(e) for e in item.together),
         details=() if q else _details(r),
         site=_site(r.url),
+    )
+
+
+def _together(event: Event) -> TogetherView:
+    body = event.record.body
+    q = body if isinstance(body, QuestionBody) else None
+    question = event.record.text("question")
+    return TogetherView(
+        uin=(q.uin if q else None) or event.record.key,
+        asked_by=_person(q.asked_by) if q else None,
+        question_html=_mark_html(question, []),
+        question_text=question.plain if question else None,
     )
 
 
