@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from watcher.config import StatementsSourceConfig
-from watcher.errors import FetchError, ParseError
+from watcher.config import parse as parse_config
+from watcher.errors import ConfigError, FetchError, ParseError
 from watcher.match import Rule, match_events, parse
 from watcher.model import Event, EventType, record_to_dict
 from watcher.sources import SOURCES, open_source
@@ -80,6 +81,36 @@ def source(api: FakeStatementsAPI) -> Iterator[ParliamentWrittenStatements]:
 
 def list_requests(api: FakeStatementsAPI) -> list[dict[str, str]]:
     return [query for path, query in api.requests if path == STATEMENTS_PATH]
+
+
+# --- config ------------------------------------------------------------------------------
+
+
+def test_the_config_shape_reads_with_the_questions_defaults() -> None:
+    config = parse_config(
+        """
+sources:
+  - id: statements
+    kind: parliament_written_statements
+    every: 15m
+    lookback_days: 3
+""",
+        "watcher.yaml",
+        {},
+    )
+    [s] = config.sources
+    assert isinstance(s, StatementsSourceConfig)
+    assert (s.base_url, s.houses, s.page_size) == (
+        "https://questions-statements-api.parliament.uk",
+        ("Commons", "Lords"),
+        100,
+    )
+
+
+def test_question_windows_are_refused_on_a_statements_source() -> None:
+    text = "sources:\n  - {id: s, kind: parliament_written_statements, windows: [answered]}\n"
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.windows"):
+        parse_config(text, "watcher.yaml", {})
 
 
 # --- golden records ------------------------------------------------------------------------
