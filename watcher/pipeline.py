@@ -40,7 +40,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from watcher import diff, digest
 from watcher.channels.base import Channel
-from watcher.config import Config, ParliamentSourceConfig, Subscription
+from watcher.config import Config, SourceConfig, Subscription
 from watcher.errors import StoreError, WatcherError
 from watcher.logs import q
 from watcher.match import Rule, match_events
@@ -71,7 +71,7 @@ class Service:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     _send_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def source_config(self, source_id: str) -> ParliamentSourceConfig:
+    def source_config(self, source_id: str) -> SourceConfig:
         return next(s for s in self.config.sources if s.id == source_id)
 
 

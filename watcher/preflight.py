@@ -38,6 +38,7 @@ from watcher.config import (
     Config,
     FilesChannelConfig,
     Loaded,
+    ParliamentSourceConfig,
     SmtpChannelConfig,
     Subscription,
     format_duration,
@@ -229,10 +230,13 @@ def _sample_digest() -> Digest:
 
 def _summary(config: Config, report: _Report) -> None:
     for s in config.sources:
+        windows = (
+            f"windows {', '.join(s.windows)}, " if isinstance(s, ParliamentSourceConfig) else ""
+        )
         report.say(
             f"source {s.id}: {s.kind} {s.base_url} every {format_duration(s.every)}, "
             f"lookback {s.lookback_days} days, {' and '.join(s.houses)}, "
-            f"windows {', '.join(s.windows)}, timeout {format_duration(s.timeout)}"
+            f"{windows}timeout {format_duration(s.timeout)}"
         )
     for c in config.all_channels():
         if isinstance(c, SmtpChannelConfig):

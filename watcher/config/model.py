@@ -89,21 +89,14 @@ class _Frozen(BaseModel):
 # --- sources -------------------------------------------------------------------------------
 
 
-class ParliamentSourceConfig(_Frozen):
-    """The UK Parliament Written Questions API."""
+class _ParliamentApiConfig(_Frozen):
+    """What every source reading the Written Questions & Statements API sets."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    kind: Literal["parliament_written_questions"]
     base_url: str = PARLIAMENT_API
     every: PollInterval = timedelta(minutes=15)
     lookback_days: int = Field(default=3, ge=0, le=366)
     houses: tuple[Literal["Commons", "Lords"], ...] = ("Commons", "Lords")
-    # Which list windows to poll; "tabled" finds new questions before they are answered.
-    windows: tuple[Literal["answered", "corrected", "tabled"], ...] = (
-        "answered",
-        "corrected",
-        "tabled",
-    )
     page_size: int = Field(default=100, ge=1, le=100)
     timeout: Timeout = timedelta(seconds=30)
     max_concurrency: int = Field(default=2, ge=1, le=8)
@@ -120,7 +113,27 @@ class ParliamentSourceConfig(_Frozen):
         return v.rstrip("/")
 
 
-SourceConfig = Annotated[ParliamentSourceConfig, Field(discriminator="kind")]
+class ParliamentSourceConfig(_ParliamentApiConfig):
+    """The UK Parliament Written Questions API."""
+
+    kind: Literal["parliament_written_questions"]
+    # Which list windows to poll; "tabled" finds new questions before they are answered.
+    windows: tuple[Literal["answered", "corrected", "tabled"], ...] = (
+        "answered",
+        "corrected",
+        "tabled",
+    )
+
+
+class StatementsSourceConfig(_ParliamentApiConfig):
+    """Written ministerial statements, from the same API (listed by the day they were made)."""
+
+    kind: Literal["parliament_written_statements"]
+
+
+SourceConfig = Annotated[
+    ParliamentSourceConfig | StatementsSourceConfig, Field(discriminator="kind")
+]
 
 
 # --- channels ------------------------------------------------------------------------------

@@ -7,18 +7,22 @@ itself (what ``list`` and ``fetch`` promise) is described in ``watcher.sources.b
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
 from watcher.config import SourceConfig
 from watcher.sources.base import Source
 from watcher.sources.parliament import ParliamentWrittenQuestions
+from watcher.sources.statements import ParliamentWrittenStatements
 
 # (config, user agent, transport) -> Source. The transport replaces the network (tests, demo).
-SourceFactory = Callable[[SourceConfig, str, httpx.BaseTransport | None], Source]
+# Each factory takes its own kind's config; ``open_source`` hands it the one of that kind.
+SourceFactory = Callable[[Any, str, httpx.BaseTransport | None], Source]
 
 SOURCES: dict[str, SourceFactory] = {
     "parliament_written_questions": ParliamentWrittenQuestions,
+    "parliament_written_statements": ParliamentWrittenStatements,
 }
 
 

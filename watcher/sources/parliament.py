@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
-from typing import Any, TypeVar
+from datetime import date
+from typing import Any
 
 import httpx
 
@@ -23,14 +23,19 @@ from watcher.config import ParliamentSourceConfig
 from watcher.errors import ParseError, SourceError
 from watcher.http import PoliteClient
 from watcher.kinds.questions import written_question
-from watcher.model import (
-    Attachment,
-    GroupedQuestion,
-    Person,
-    Record,
-    Status,
-    Text,
-    fingerprint_of,
+from watcher.model import GroupedQuestion, Record, Status, fingerprint_of
+from watcher.sources.apijson import (
+    attachments,
+    check,
+    day,
+    flag,
+    html_field,
+    list_page,
+    nested,
+    optional,
+    person,
+    required,
+    sanitised,
 )
 from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
 
@@ -113,7 +118,7 @@ class ParliamentWrittenQuestions:
             page = self._client.get_json(
                 LIST_PATH, {**params, "skip": skip, "take": self._config.page_size}
             )
-            total, values = _list_page(page)
+            total, values = list_page(page)
             for value in values:
                 key = _key(value)
                 # An item can be listed by several windows; the latest listing wins.
@@ -180,33 +185,11 @@ def _describe(params: Mapping[str, object]) -> str:
     return ",".join(f"{k}={v}" for k, v in params.items())
 
 
-def _list_page(page: Any) -> tuple[int, Sequence[Mapping[str, Any]]]:
-    """``(totalResults, [value, ...])`` of one list response, or ``ParseError``."""
-    if not isinstance(page, dict):
-        raise ParseError("list response: expected an object")
-    total = page.get("totalResults")
-    results = page.get("results")
-    if not isinstance(total, int) or isinstance(total, bool):
-        raise ParseError("list response: field totalResults: expected an integer")
-    if results is None:
-        results = []
-    if not isinstance(results, list):
-        raise ParseError("list response: field results: expected a list")
-    values = []
-    for i, item in enumerate(results):
-        if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
-            raise ParseError(f"list response: field results[{i}].value: expected an object")
-        values.append(item["value"])
-    return total, values
-
-
 def _key(value: Mapping[str, Any]) -> str:
-    return str(_required(value, "id", int))
+    return str(required(value, "id", int))
 
 
 # --- parsing: pure -------------------------------------------------------------------------
-
-T = TypeVar("T")
 
 
 def parse_question(value: Mapping[str, Any], source_id: str) -> Record:
@@ -224,17 +207,17 @@ def parse_question(value: Mapping[str, Any], source_id: str) -> Record:
 
 
 def _parse(v: Mapping[str, Any], source_id: str, key: str) -> Record:
-    date_tabled = _date(v, "dateTabled")
-    uin = _optional(v, "uin", str)
+    date_tabled = day(v, "dateTabled")
+    uin = optional(v, "uin", str)
     if date_tabled is None or not uin:
         raise ParseError("fields dateTabled and uin: both are needed for the question's address")
-    question_text = _optional(v, "questionText", str)
-    question = _text(text.text_to_html(question_text)) if question_text else None
-    answer = _html_text(v, "answerText")
-    date_answered = _date(v, "dateAnswered")
-    if _flag(v, "isWithdrawn"):
+    question_text = optional(v, "questionText", str)
+    question = sanitised(text.text_to_html(question_text)) if question_text else None
+    answer = html_field(v, "answerText")
+    date_answered = day(v, "dateAnswered")
+    if flag(v, "isWithdrawn"):
         status = Status.WITHDRAWN
-    elif _flag(v, "answerIsHolding"):
+    elif flag(v, "answerIsHolding"):
         status = Status.HOLDING
     elif date_answered is not None and answer is not None:
         status = Status.ANSWERED
@@ -244,149 +227,51 @@ def _parse(v: Mapping[str, Any], source_id: str, key: str) -> Record:
         source=source_id,
         key=key,
         kind=KIND,
-        title=_optional(v, "heading", str) or "",
+        title=optional(v, "heading", str) or "",
         url=PUBLIC_URL.format(date=date_tabled.isoformat(), uin=uin),
         status=status,
-        house=_optional(v, "house", str),
+        house=optional(v, "house", str),
         uin=uin,
-        department=_optional(v, "answeringBodyName", str),
-        department_id=_optional(v, "answeringBodyId", int),
-        asked_by=_person(v, "askingMember", "askingMemberId"),
-        answered_by=_person(v, "answeringMember", "answeringMemberId"),
-        corrected_by=_person(v, "correctingMember", "correctingMemberId"),
+        department=optional(v, "answeringBodyName", str),
+        department_id=optional(v, "answeringBodyId", int),
+        asked_by=person(v, "askingMember", "askingMemberId"),
+        answered_by=person(v, "answeringMember", "answeringMemberId"),
+        corrected_by=person(v, "correctingMember", "correctingMemberId"),
         question=question,
         answer=answer,
-        original_answer=_html_text(v, "originalAnswerText"),
+        original_answer=html_field(v, "originalAnswerText"),
         date_tabled=date_tabled,
-        date_for_answer=_date(v, "dateForAnswer"),
+        date_for_answer=day(v, "dateForAnswer"),
         date_answered=date_answered,
-        date_holding=_date(v, "dateHoldingAnswer"),
-        date_corrected=_date(v, "dateAnswerCorrected"),
-        is_correction=_flag(v, "answerIsCorrection"),
-        named_day=_flag(v, "isNamedDay"),
-        member_has_interest=_flag(v, "memberHasInterest"),
+        date_holding=day(v, "dateHoldingAnswer"),
+        date_corrected=day(v, "dateAnswerCorrected"),
+        is_correction=flag(v, "answerIsCorrection"),
+        named_day=flag(v, "isNamedDay"),
+        member_has_interest=flag(v, "memberHasInterest"),
         grouped=_grouped(v),
-        attachments=_attachments(v),
+        attachments=attachments(v),
     )
 
 
-def _type_name(kind: type[Any]) -> str:
-    return {
-        int: "an integer",
-        str: "a string",
-        bool: "true or false",
-        list: "a list",
-        dict: "an object",
-    }.get(kind, kind.__name__)
-
-
-def _check(value: Any, name: str, kind: type[T]) -> T:
-    # bool is an int in Python but never an integer in JSON.
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ParseError(f"field {name}: expected {_type_name(kind)}, got {value!r:.40}")
-    return value
-
-
-def _optional(v: Mapping[str, Any], name: str, kind: type[T]) -> T | None:
-    value = v.get(name)
-    return None if value is None else _check(value, name, kind)
-
-
-def _required(v: Mapping[str, Any], name: str, kind: type[T]) -> T:
-    if v.get(name) is None:
-        raise ParseError(f"field {name}: missing")
-    return _check(v[name], name, kind)
-
-
-def _flag(v: Mapping[str, Any], name: str) -> bool:
-    return bool(_optional(v, name, bool))
-
-
-def _date(v: Mapping[str, Any], name: str) -> date | None:
-    raw = _optional(v, name, str)
-    if not raw:
-        return None
-    try:
-        # The API writes calendar dates as midnight without a zone: the date is what counts.
-        return datetime.fromisoformat(raw).date()
-    except ValueError:
-        raise ParseError(f"field {name}: {raw!r:.40} is not a date") from None
-
-
-def _text(html: str) -> Text | None:
-    safe = text.sanitise_html(html)
-    plain = text.html_to_text(safe)
-    return Text(html=safe, plain=plain) if plain else None
-
-
-def _html_text(v: Mapping[str, Any], name: str) -> Text | None:
-    raw = _optional(v, name, str)
-    return _text(raw) if raw and raw.strip() else None
-
-
-def _person(v: Mapping[str, Any], member_field: str, id_field: str) -> Person | None:
-    member_id = _optional(v, id_field, int)
-    member = _optional(v, member_field, dict)
-    if member is None:
-        return None if member_id is None else Person(id=member_id, name=f"Member {member_id}")
-
-    try:
-        pid = _optional(member, "id", int) or member_id
-        name = _optional(member, "name", str) or _optional(member, "listAs", str) or f"Member {pid}"
-        return Person(
-            id=pid,
-            name=name,
-            party=_optional(member, "party", str) or None,
-            constituency=_optional(member, "memberFrom", str) or None,
-        )
-    except ParseError as exc:
-        raise _nested(member_field, exc) from None
-
-
 def _grouped(v: Mapping[str, Any]) -> tuple[GroupedQuestion, ...]:
-    dated = _optional(v, "groupedQuestionsDates", list)
+    dated = optional(v, "groupedQuestionsDates", list)
     if dated:
         out = []
         for i, item in enumerate(dated):
             where = f"groupedQuestionsDates[{i}]"
-            entry = _check(item, where, dict)
+            entry = check(item, where, dict)
             try:
                 out.append(
                     GroupedQuestion(
-                        uin=_required(entry, "questionUin", str),
-                        date_tabled=_date(entry, "dateTabled"),
+                        uin=required(entry, "questionUin", str),
+                        date_tabled=day(entry, "dateTabled"),
                     )
                 )
             except ParseError as exc:
-                raise _nested(where, exc) from None
+                raise nested(where, exc) from None
         return tuple(out)
-    uins = _optional(v, "groupedQuestions", list) or []
+    uins = optional(v, "groupedQuestions", list) or []
     return tuple(
-        GroupedQuestion(uin=_check(u, f"groupedQuestions[{i}]", str), date_tabled=None)
+        GroupedQuestion(uin=check(u, f"groupedQuestions[{i}]", str), date_tabled=None)
         for i, u in enumerate(uins)
     )
-
-
-def _attachments(v: Mapping[str, Any]) -> tuple[Attachment, ...]:
-    out = []
-    for i, item in enumerate(_optional(v, "attachments", list) or []):
-        where = f"attachments[{i}]"
-        entry = _check(item, where, dict)
-        try:
-            url = _required(entry, "url", str)
-            attachment = Attachment(
-                url=url,
-                title=_optional(entry, "title", str) or url.rsplit("/", 1)[-1],
-                file_type=_optional(entry, "fileType", str),
-                size_bytes=_optional(entry, "fileSizeBytes", int),
-            )
-        except ParseError as exc:
-            raise _nested(where, exc) from None
-        # Links go into emails; anything but a web address (javascript:, data:) is dropped.
-        if url.lower().startswith(("https://", "http://")):
-            out.append(attachment)
-    return tuple(out)
-
-
-def _nested(prefix: str, exc: ParseError) -> ParseError:
-    return ParseError(f"field {prefix}.{str(exc).removeprefix('field ')}")

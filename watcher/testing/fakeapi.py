@@ -299,9 +299,7 @@ class FakeParliamentAPI:
         parts = urlsplit(target)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         path = parts.path.rstrip("/")
-        endpoint: Endpoint | None = (
-            "list" if path == LIST_PATH else "detail" if path.startswith(LIST_PATH + "/") else None
-        )
+        endpoint = self._endpoint(path)
         with self._lock:
             self._requests.append((parts.path, query))
             self._in_flight += 1
@@ -326,6 +324,12 @@ class FakeParliamentAPI:
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    def _endpoint(self, path: str) -> Endpoint | None:
+        """Which endpoint a path is, for faults aimed at one (a subclass adds its own)."""
+        return (
+            "list" if path == LIST_PATH else "detail" if path.startswith(LIST_PATH + "/") else None
+        )
 
     def _route(
         self, endpoint: Endpoint | None, path: str, query: dict[str, str]
