@@ -163,7 +163,7 @@ def view(item: DigestItem) -> ItemView:
         asked_by=_person(q.asked_by) if q else None,
         answered_by=_person(q.answered_by) if q else None,
         corrected_by=_person(q.corrected_by) if q else None,
-        department=q.department if q else r.facet("department"),
+        department=q.department if q else None,  # others: in ``details``
         question_html=_mark_html(r.text("question"), _spans(item.hits, "question")),
         question_text=_mark_text(r.text("question"), _spans(item.hits, "question")),
         answer_html=_mark_html(answer, _spans(item.hits, "answer")),
