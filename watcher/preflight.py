@@ -36,6 +36,7 @@ from watcher.channels import open_channel
 from watcher.cli.codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from watcher.config import (
     Config,
+    FeedSourceConfig,
     FilesChannelConfig,
     Loaded,
     SmtpChannelConfig,
@@ -227,8 +228,21 @@ def _sample_digest() -> Digest:
 # --- what the config sets up --------------------------------------------------------------
 
 
+def _without_query(url: str) -> str:
+    """A feed's URL for the report: its query may hold a private feed's token."""
+    base, query, _ = url.partition("?")
+    return redact_url(base) + ("?…" if query else "")
+
+
 def _summary(config: Config, report: _Report) -> None:
     for s in config.sources:
+        if isinstance(s, FeedSourceConfig):
+            report.say(
+                f"source {s.id}: feed {_without_query(s.url)} every {format_duration(s.every)}, "
+                f"first poll alerts {s.lookback_days} days back, "
+                f"timeout {format_duration(s.timeout)}"
+            )
+            continue
         report.say(
             f"source {s.id}: {s.kind} {s.base_url} every {format_duration(s.every)}, "
             f"lookback {s.lookback_days} days, {' and '.join(s.houses)}, "

@@ -15,7 +15,7 @@ import random
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -62,10 +62,11 @@ def build(
     except BaseException:
         store.close()
         raise
+    now = clock or (lambda: datetime.now(UTC))
     service = Service(
         config=config,
         store=store,
-        sources={s.id: open_source(s, config.user_agent, transport) for s in config.sources},
+        sources={s.id: open_source(s, config.user_agent, transport, now) for s in config.sources},
         channels={c.id: open_channel(c, config.data_dir) for c in config.all_channels()},
         rules=rules,
         subscriptions=config.resolved_subscriptions(),
