@@ -71,7 +71,7 @@ class FeedSource:
             user_agent=user_agent,
             timeout=seconds,
             max_concurrency=1,
-            max_per_second=1.0,
+            max_per_second=10.0,  # one request a poll: the schedule is the politeness
             retries=config.retries,
             backoff=config.backoff.total_seconds(),
             max_retry_after=config.max_retry_after.total_seconds(),
