@@ -26,6 +26,7 @@ from watcher.model import record_to_dict
 from watcher.pipeline import Service
 from watcher.sources.feed import FeedSource
 from watcher.sources.feed_parse import parse_feed
+from watcher.testing.cli import watcher
 from watcher.testing.feeds import FeedServer
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -321,3 +322,42 @@ def test_entities_neither_expand_exponentially_nor_fetch_anything(server: FeedSe
             said = record.title + "".join(t.plain for t in record.texts.values())
             assert len(said) < 1000
             assert "SECRET" not in said
+
+
+# --- end to end ------------------------------------------------------------------------------
+
+
+def test_run_once_delivers_a_feeds_new_entries_to_the_outbox_and_then_nothing(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    today = datetime.now(UTC).replace(microsecond=0).isoformat()
+    server.publish(
+        "/dfe.atom", document().decode().replace("2024-01-15T09:30:00+00:00", today).encode()
+    )
+    config = tmp_path / "watcher.yaml"
+    config.write_text(f"""
+store: sqlite:///{tmp_path}/watcher.db
+data_dir: {tmp_path}/data
+sources:
+  - id: dfe
+    kind: feed
+    url: {server.url("/dfe.atom")}
+    retries: 0
+    timeout: 5s
+rules:
+  - id: send
+    query: '"SEND workforce"'
+subscriptions:
+  - rules: [send]
+    digest: immediate
+""")
+    first = watcher(config, "run", "--once")
+    assert first.returncode == 0, first.stderr
+    outbox = tmp_path / "data" / "outbox"
+    [sent] = list(outbox.glob("*.eml"))
+    assert "SEND workforce review" in sent.read_text(encoding="utf-8")
+
+    again = watcher(config, "run", "--once")
+    assert again.returncode == 0, again.stderr
+    assert list(outbox.glob("*.eml")) == [sent]
+    assert server.answers[-1] == ("/dfe.atom", 304)
