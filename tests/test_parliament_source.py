@@ -244,8 +244,9 @@ def test_fetch_reports_an_unreadable_item(
 
 
 def test_open_source_builds_a_working_source_by_kind(api: FakeParliamentAPI) -> None:
-    assert SOURCES["parliament_written_questions"] is ParliamentWrittenQuestions
+    assert "parliament_written_questions" in SOURCES
     src = open_source(config(api.base_url, houses=["Lords"], windows=["answered"]), UA)
+    assert isinstance(src, ParliamentWrittenQuestions)
     try:
         listing = src.list(*MID_JANUARY)
     finally:

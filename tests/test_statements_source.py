@@ -248,8 +248,9 @@ def test_an_unreadable_detail_names_the_field(
 
 
 def test_open_source_builds_a_statements_source_by_kind(api: FakeStatementsAPI) -> None:
-    assert SOURCES["parliament_written_statements"] is ParliamentWrittenStatements
+    assert "parliament_written_statements" in SOURCES
     src = open_source(config(api.base_url, houses=["Lords"]), UA)
+    assert isinstance(src, ParliamentWrittenStatements)
     try:
         listing = src.list(*MID_JANUARY)
     finally:

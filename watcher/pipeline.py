@@ -114,7 +114,9 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
         found = _find(service, source_id, start, end, state.cursor)
         records = [r for r, _ in found.records]
         stored = store.current(source_id, [r.key for r in records])
-        events = diff.events(records, stored)
+        # What the source asked to keep without alerting (a feed's first poll, a churning
+        # entry) is stored like the rest and makes no event.
+        events = [e for e in diff.events(records, stored) if e.record.key not in found.quiet]
         matches = match_events(service.rules, events)
         ledger = _ledger(matches, service.subscriptions)
 
@@ -303,6 +305,7 @@ class _Found:
     records: tuple[tuple[Record, str], ...]  # (record, listed fingerprint)
     error: str | None  # the listing's or some items' failures; what did arrive is kept
     cursor: Cursor | None = None  # the listing's, for the next poll
+    quiet: frozenset[str] = frozenset()  # keys to store without an event (``Listing.quiet``)
 
 
 def _find(
@@ -321,7 +324,7 @@ def _find(
     if fetched:
         errors += [f"item {key}: {err}" for key, err in fetched.errors]
     records = (*whole, *(fetched.records if fetched else ()))
-    return _Found(len(listing.entries), records, _summarise(errors), listing.cursor)
+    return _Found(len(listing.entries), records, _summarise(errors), listing.cursor, listing.quiet)
 
 
 def _summarise(errors: list[str]) -> str | None:

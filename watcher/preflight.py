@@ -36,6 +36,7 @@ from watcher.channels import open_channel
 from watcher.cli.codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from watcher.config import (
     Config,
+    FeedSourceConfig,
     FilesChannelConfig,
     Loaded,
     ParliamentSourceConfig,
@@ -48,7 +49,7 @@ from watcher.kinds import kind_of
 from watcher.kinds.questions import WRITTEN_QUESTIONS
 from watcher.logs import redact_url
 from watcher.model import Digest, DigestItem, Event, EventType, Text
-from watcher.render import Renderer
+from watcher.render import Renderer, source_licences
 
 
 @dataclass
@@ -172,7 +173,7 @@ def _writable(folder: Path, report: _Report) -> str:
 
 
 def _templates(config: Config, report: _Report) -> None:
-    renderer = Renderer(config.templates)
+    renderer = Renderer(config.templates, source_licences(config))
     try:
         renderer.check()
         digest = _sample_digest()
@@ -228,8 +229,21 @@ def _sample_digest() -> Digest:
 # --- what the config sets up --------------------------------------------------------------
 
 
+def _without_query(url: str) -> str:
+    """A feed's URL for the report: its query may hold a private feed's token."""
+    base, query, _ = url.partition("?")
+    return redact_url(base) + ("?…" if query else "")
+
+
 def _summary(config: Config, report: _Report) -> None:
     for s in config.sources:
+        if isinstance(s, FeedSourceConfig):
+            report.say(
+                f"source {s.id}: feed {_without_query(s.url)} every {format_duration(s.every)}, "
+                f"first poll alerts {s.lookback_days} days back, "
+                f"timeout {format_duration(s.timeout)}"
+            )
+            continue
         windows = (
             f"windows {', '.join(s.windows)}, " if isinstance(s, ParliamentSourceConfig) else ""
         )
@@ -280,7 +294,7 @@ def _subscription(config_path: str, config: Config, wanted: str) -> Subscription
 def _send_test(config: Config, sub: Subscription, report: _Report) -> None:
     now = datetime.now(UTC)
     channel_config = next(c for c in config.all_channels() if c.id == sub.channel)
-    message = Renderer(config.templates).test_message(
+    message = Renderer(config.templates, source_licences(config)).test_message(
         sub, f"test-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", now
     )
     channel = open_channel(channel_config, config.data_dir)

@@ -15,7 +15,7 @@ import random
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -27,7 +27,7 @@ from watcher.errors import StoreError, StoreUnavailableError, WatcherError
 from watcher.logs import q, redact_url
 from watcher.match import Rule, RuleSet, parse
 from watcher.pipeline import Service
-from watcher.render import Renderer
+from watcher.render import Renderer, source_licences
 from watcher.sources import open_source
 from watcher.store import Store, open_store
 
@@ -46,7 +46,7 @@ def build(
     """Open every part. ``transport`` replaces the network for every source (tests, demo);
     ``store``, already open and migrated, is used instead of opening the config's."""
     store = store if store is not None else open_migrated_store(config)
-    renderer = Renderer(config.templates)
+    renderer = Renderer(config.templates, source_licences(config))
     try:
         renderer.check()  # a broken template fails here, not at the first send
         # Compiled once: the prefilter automaton over every rule is built here, not per poll.
@@ -62,10 +62,11 @@ def build(
     except BaseException:
         store.close()
         raise
+    now = clock or (lambda: datetime.now(UTC))
     service = Service(
         config=config,
         store=store,
-        sources={s.id: open_source(s, config.user_agent, transport) for s in config.sources},
+        sources={s.id: open_source(s, config.user_agent, transport, now) for s in config.sources},
         channels={c.id: open_channel(c, config.data_dir) for c in config.all_channels()},
         rules=rules,
         subscriptions=config.resolved_subscriptions(),

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from watcher.errors import QuerySyntaxError
+from watcher.kinds.published import OPEN_GOVERNMENT_LICENCE
 from watcher.model import EventType
 
 DEFAULT_CONFIG_PATH = "config/watcher.yaml"
@@ -131,8 +132,53 @@ class StatementsSourceConfig(_ParliamentApiConfig):
     kind: Literal["parliament_written_statements"]
 
 
+GOV_UK_HOST = "www.gov.uk"
+
+
+class FeedSourceConfig(_Frozen):
+    """An RSS or Atom feed (``watcher.sources.feed``)."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    kind: Literal["feed"]
+    url: str
+    every: PollInterval = timedelta(minutes=15)
+    # The first poll alerts the entries dated within this many days; older ones are stored.
+    lookback_days: int = Field(default=3, ge=0, le=366)
+    timeout: Timeout = timedelta(seconds=30)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: Duration = timedelta(seconds=1)
+    max_retry_after: Duration = timedelta(minutes=2)
+    # The line digests carry for this feed's entries; None: GOV.UK's Open Government Licence
+    # for www.gov.uk feeds, else nothing. "" says nothing even for GOV.UK.
+    licence: str | None = None
+    fetch_content: bool = False  # fetch each entry's page for its full text: not yet built
+
+    @field_validator("fetch_content")
+    @classmethod
+    def _not_yet(cls, v: bool) -> bool:
+        if v:
+            raise ValueError("true is not supported yet: entries carry the feed's own text")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/?#]+[^\s]*$", v, re.IGNORECASE):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v
+
+    @property
+    def licence_line(self) -> str:
+        """The licence line this feed's digests carry (``licence``, or the default)."""
+        if self.licence is not None:
+            return self.licence
+        host = re.sub(r"^https?://([^/?#:]+).*$", r"\1", self.url, flags=re.IGNORECASE)
+        return OPEN_GOVERNMENT_LICENCE if host.lower() == GOV_UK_HOST else ""
+
+
 SourceConfig = Annotated[
-    ParliamentSourceConfig | StatementsSourceConfig, Field(discriminator="kind")
+    ParliamentSourceConfig | StatementsSourceConfig | FeedSourceConfig,
+    Field(discriminator="kind"),
 ]
 
 

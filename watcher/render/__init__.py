@@ -27,9 +27,10 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import escape
 
-from watcher.config import Subscription
+from watcher.config import Config, FeedSourceConfig, Subscription
 from watcher.errors import ConfigError
 from watcher.kinds import kind_of
+from watcher.kinds.published import OPEN_GOVERNMENT_LICENCE, OPEN_GOVERNMENT_LICENCE_URL
 from watcher.kinds.questions import OPEN_PARLIAMENT_LICENCE
 from watcher.model import Digest, Message
 from watcher.render.items import (
@@ -41,7 +42,15 @@ from watcher.render.items import (
 )
 from watcher.text import strip_control
 
-__all__ = ["LICENCE", "TEMPLATES", "ItemView", "Licence", "Renderer", "long_date"]
+__all__ = [
+    "LICENCE",
+    "TEMPLATES",
+    "ItemView",
+    "Licence",
+    "Renderer",
+    "long_date",
+    "source_licences",
+]
 
 # The built-in templates, which ``watcher templates export`` writes out for editing.
 TEMPLATES = ("subject.txt.j2", "digest.txt.j2", "digest.html.j2")
@@ -223,6 +232,18 @@ class Renderer:
         origin = getattr(exc, "filename", None) or f"{self._origin}/{where}"
         at = f"line {line}: " if line else ""
         return ConfigError(origin, [("", f"{at}template error: {exc.message or exc}")])
+
+
+def source_licences(config: Config) -> dict[str, Licence]:
+    """The licence lines sources name themselves (a feed's ``licence:``, GOV.UK's by
+    default), by source id; every other source's items carry their kind's."""
+    out: dict[str, Licence] = {}
+    for s in config.sources:
+        if isinstance(s, FeedSourceConfig):
+            line = s.licence_line
+            url = OPEN_GOVERNMENT_LICENCE_URL if line == OPEN_GOVERNMENT_LICENCE else ""
+            out[s.id] = Licence(line, url)
+    return out
 
 
 def _one_line(value: str, limit: int) -> str:

@@ -7,27 +7,60 @@ itself (what ``list`` and ``fetch`` promise) is described in ``watcher.sources.b
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import UTC, datetime
 
 import httpx
 
-from watcher.config import SourceConfig
+from watcher.config import (
+    FeedSourceConfig,
+    ParliamentSourceConfig,
+    SourceConfig,
+    StatementsSourceConfig,
+)
 from watcher.sources.base import Source
+from watcher.sources.feed import FeedSource
 from watcher.sources.parliament import ParliamentWrittenQuestions
 from watcher.sources.statements import ParliamentWrittenStatements
 
-# (config, user agent, transport) -> Source. The transport replaces the network (tests, demo).
-# Each factory takes its own kind's config; ``open_source`` hands it the one of that kind.
-SourceFactory = Callable[[Any, str, httpx.BaseTransport | None], Source]
+Clock = Callable[[], datetime]
+# (config, user agent, transport, clock) -> Source. The transport replaces the network (tests,
+# demo); the clock is the service's, for a source that remembers when things happened.
+SourceFactory = Callable[[SourceConfig, str, httpx.BaseTransport | None, Clock], Source]
+
+
+def _parliament(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, ParliamentSourceConfig)
+    return ParliamentWrittenQuestions(c, user_agent, transport)
+
+
+def _statements(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, StatementsSourceConfig)
+    return ParliamentWrittenStatements(c, user_agent, transport)
+
+
+def _feed(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, FeedSourceConfig)
+    return FeedSource(c, user_agent, transport, clock)
+
 
 SOURCES: dict[str, SourceFactory] = {
-    "parliament_written_questions": ParliamentWrittenQuestions,
-    "parliament_written_statements": ParliamentWrittenStatements,
+    "parliament_written_questions": _parliament,
+    "parliament_written_statements": _statements,
+    "feed": _feed,
 }
 
 
 def open_source(
-    config: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None = None
+    config: SourceConfig,
+    user_agent: str,
+    transport: httpx.BaseTransport | None = None,
+    clock: Clock | None = None,
 ) -> Source:
     """The source a config describes, with its own HTTP client. Close it when done."""
-    return SOURCES[config.kind](config, user_agent, transport)
+    return SOURCES[config.kind](config, user_agent, transport, clock or (lambda: datetime.now(UTC)))

@@ -37,6 +37,9 @@ class Listing:
     entries: tuple[ListEntry, ...]
     error: SourceError | None = None  # set when the listing stopped early
     cursor: Cursor | None = None  # None: keep the cursor the poll started with
+    # Keys of entries to store without an event: what a feed's first poll finds older than
+    # its lookback, and an entry whose changes are churn. A poll keeps them silently.
+    quiet: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
