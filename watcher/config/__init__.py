@@ -10,7 +10,7 @@ key path (``channels[0].port``) and the problem; the CLI turns ``ConfigError`` i
 Shape (see ``config/watcher.example.yaml`` for the documented version)::
 
     store, data_dir, timezone, contact, templates, sources[], channels[], synonyms{}, rules[],
-    subscriptions[]
+    subscriptions[], operators[]
 """
 
 from __future__ import annotations
@@ -25,10 +25,13 @@ from watcher.config.model import (
     Config,
     FeedSourceConfig,
     FilesChannelConfig,
+    Operator,
+    OperatorConfig,
     ParliamentSourceConfig,
     RuleConfig,
     SmtpChannelConfig,
     SourceConfig,
+    SourceHealth,
     StatementsSourceConfig,
     Subscription,
     SubscriptionConfig,
@@ -47,10 +50,13 @@ __all__ = [
     "FeedSourceConfig",
     "FilesChannelConfig",
     "Loaded",
+    "Operator",
+    "OperatorConfig",
     "ParliamentSourceConfig",
     "RuleConfig",
     "SmtpChannelConfig",
     "SourceConfig",
+    "SourceHealth",
     "StatementsSourceConfig",
     "Subscription",
     "SubscriptionConfig",

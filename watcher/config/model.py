@@ -81,16 +81,38 @@ PollInterval = Annotated[
     Duration, _at_least(timedelta(minutes=1), "sources are polled at most once a minute")
 ]
 Timeout = Annotated[Duration, _at_least(timedelta(milliseconds=1), "a timeout must be positive")]
+# How long a source may bring nothing new before operators hear of it.
+Silence = Annotated[
+    Duration, _at_least(timedelta(hours=1), "silence is judged over hours, not minutes")
+]
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
+# --- source health (operator alerts, ``watcher.incidents``) ---------------------------------
+
+
+class SourceHealth(_Frozen):
+    """What every kind of source sets about its health: a base for each source config (a new
+    source config inherits it and gets the same keys with the same defaults)."""
+
+    # Consecutive failed polls before operators are alerted (and told again on recovery).
+    failure_threshold: int = Field(default=3, ge=1, le=1000)
+    # Operators are alerted when a poll fails to parse more than this share of the items it
+    # read (or its listing); 0 alerts on any parse error.
+    parse_error_threshold: float = Field(default=0.25, ge=0, lt=1)
+    # None: the source may be quiet for ever. Counted in working days (Monday to Friday in the
+    # config's time zone, England & Wales bank holidays excepted) unless expect_new_days: all.
+    expect_new_within: Silence | None = None
+    expect_new_days: Literal["working", "all"] = "working"
+
+
 # --- sources -------------------------------------------------------------------------------
 
 
-class _ParliamentApiConfig(_Frozen):
+class _ParliamentApiConfig(SourceHealth):
     """What every source reading the Written Questions & Statements API sets."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -135,7 +157,7 @@ class StatementsSourceConfig(_ParliamentApiConfig):
 GOV_UK_HOST = "www.gov.uk"
 
 
-class FeedSourceConfig(_Frozen):
+class FeedSourceConfig(SourceHealth):
     """An RSS or Atom feed (``watcher.sources.feed``)."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -290,28 +312,46 @@ def _hhmm(s: str) -> time:
     return time(h, m)
 
 
+def _one_or_many(v: Any) -> Any:
+    if isinstance(v, list | tuple) and not v:
+        # An empty list is a mistake, not a wish for the default recipient.
+        raise ValueError("[] lists no recipients (give at least one address)")
+    return [v] if isinstance(v, str) else v
+
+
+def _addresses(v: tuple[str, ...]) -> tuple[str, ...]:
+    for address in v:
+        if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+", address):
+            raise ValueError(f"{address!r} is not an email address")
+    return v
+
+
+Recipients = Annotated[tuple[str, ...], BeforeValidator(_one_or_many), AfterValidator(_addresses)]
+
+
 class SubscriptionConfig(_Frozen):
     id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:@+-]+$")
     rules: tuple[str, ...] = Field(min_length=1)
     channel: str | None = None  # default: the only channel configured, else the built-in one
-    to: tuple[str, ...] = ()
+    to: Recipients = ()
     digest: Annotated[Cadence, BeforeValidator(_cadence)] = Cadence(kind="immediate")
 
-    @field_validator("to", mode="before")
-    @classmethod
-    def _one_or_many(cls, v: Any) -> Any:
-        if isinstance(v, list | tuple) and not v:
-            # An empty list is a mistake, not a wish for the default recipient.
-            raise ValueError("[] lists no recipients (give at least one address)")
-        return [v] if isinstance(v, str) else v
 
-    @field_validator("to")
-    @classmethod
-    def _addresses(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for address in v:
-            if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+", address):
-                raise ValueError(f"{address!r} is not an email address")
-        return v
+class OperatorConfig(_Frozen):
+    """Who hears about sources' health (``watcher.incidents``): a channel and recipients, as a
+    subscription has, without rules."""
+
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:@+-]+$")
+    channel: str | None = None  # default: the only channel configured, else the built-in one
+    to: Recipients = ()
+
+
+class Operator(_Frozen):
+    """An operator after defaults are resolved: it always has an id and a channel."""
+
+    id: str
+    channel: str
+    to: tuple[str, ...]
 
 
 class Subscription(_Frozen):
@@ -339,6 +379,7 @@ class Config(_Frozen):
     synonyms: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     rules: tuple[RuleConfig, ...] = ()
     subscriptions: tuple[SubscriptionConfig, ...] = ()
+    operators: tuple[OperatorConfig, ...] = ()
 
     @field_validator("synonyms")
     @classmethod
@@ -410,6 +451,17 @@ class Config(_Frozen):
             out.append(Subscription(id=sid, rules=s.rules, channel=channel, to=to, digest=s.digest))
         return tuple(out)
 
+    def resolved_operators(self) -> tuple[Operator, ...]:
+        out = []
+        for o in self.operators:
+            channel = o.channel or (
+                self.channels[0].id if len(self.channels) == 1 else BUILTIN_CHANNEL
+            )
+            to = o.to or ("operator@localhost",)
+            oid = o.id or f"{channel}:{','.join(sorted(to))}"
+            out.append(Operator(id=oid, channel=channel, to=to))
+        return tuple(out)
+
     def reference_problems(self) -> list[tuple[str, str]]:
         """Ids that are used twice or refer to nothing, as (key path, problem)."""
         problems: list[tuple[str, str]] = []
@@ -418,7 +470,6 @@ class Config(_Frozen):
         _unique("rules", [r.id for r in self.rules], problems)
         source_ids = {s.id for s in self.sources}
         rule_ids = {r.id for r in self.rules}
-        channels = {c.id: c for c in self.all_channels()}
         for i, r in enumerate(self.rules):
             for s in r.sources or ():
                 if s not in source_ids:
@@ -429,22 +480,39 @@ class Config(_Frozen):
             for rule_id in sub.rules:
                 if rule_id not in rule_ids:
                     problems.append((f"subscriptions[{i}].rules", f"no rule has id {rule_id!r}"))
-            if sub.channel is None and len(self.channels) > 1:
-                problems.append(
-                    (f"subscriptions[{i}].channel", "required when several channels are configured")
-                )
-            elif resolved.channel not in channels:
-                problems.append(
-                    (
-                        f"subscriptions[{i}].channel",
-                        f"no channel has id {resolved.channel!r} "
-                        f"(known: {', '.join(sorted(channels))})",
-                    )
-                )
-            elif isinstance(channels[resolved.channel], SmtpChannelConfig) and not sub.to:
-                problems.append((f"subscriptions[{i}].to", "an smtp channel needs recipients"))
+            self._channel_problems(
+                f"subscriptions[{i}]", sub.channel, sub.to, resolved.channel, problems
+            )
         _unique("subscriptions", [s.id for s in self.resolved_subscriptions()], problems)
+        for i, (op, resolved_op) in enumerate(
+            zip(self.operators, self.resolved_operators(), strict=True)
+        ):
+            self._channel_problems(
+                f"operators[{i}]", op.channel, op.to, resolved_op.channel, problems
+            )
+        _unique("operators", [o.id for o in self.resolved_operators()], problems)
         return problems
+
+    def _channel_problems(
+        self,
+        at: str,
+        given: str | None,
+        to: tuple[str, ...],
+        resolved: str,
+        problems: list[tuple[str, str]],
+    ) -> None:
+        channels = {c.id: c for c in self.all_channels()}
+        if given is None and len(self.channels) > 1:
+            problems.append((f"{at}.channel", "required when several channels are configured"))
+        elif resolved not in channels:
+            problems.append(
+                (
+                    f"{at}.channel",
+                    f"no channel has id {resolved!r} (known: {', '.join(sorted(channels))})",
+                )
+            )
+        elif isinstance(channels[resolved], SmtpChannelConfig) and not to:
+            problems.append((f"{at}.to", "an smtp channel needs recipients"))
 
 
 def _unique(section: str, ids: list[str], problems: list[tuple[str, str]]) -> None:
