@@ -43,6 +43,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.types import NullType
 
 from watcher import backtest
+from watcher.incidents import Kind, Notice
 from watcher.kinds.questions import question_fields, revise
 from watcher.match import Document, Metadata, match_document, parse
 from watcher.model import Event, EventType, Hit, Match, Person, Record, Status, Text
@@ -51,16 +52,19 @@ from watcher.store import (
     Delivery,
     LedgerEntry,
     PendingMigration,
+    PollHealth,
     PollOutcome,
     SchemaStatus,
     SourceState,
     Store,
+    fulltext,
     open_store,
 )
 from watcher.store import schema as tables
 from watcher.store.engine import sqlite_directory, store_engine
-from watcher.store.history import v1, v2
+from watcher.store.history import v1, v2, v5
 from watcher.store.migrations import MIGRATIONS, latest_version, migrate
+from watcher.store.queries import record_json
 from watcher.testing import load_fixtures
 
 SRC = "wq"
@@ -340,13 +344,19 @@ def v1_json(r: Record) -> str:
 V1_FIELD = {"title": "heading"}
 
 
-def write_v1(conn: Connection, s: Seed) -> Written:
-    """The seed's rows as version 1 stored them (hits as [field, start, end, term])."""
+def write_v1(
+    conn: Connection,
+    s: Seed,
+    as_json: Callable[[Record], str] = v1_json,
+    field_names: Mapping[str, str] = V1_FIELD,
+) -> Written:
+    """The seed's rows as version 1 stored them (hits as [field, start, end, term]); with
+    ``as_json`` and ``field_names``, as a later version stored them in the same tables."""
     versions = [(r, T0) for r in s.earlier.values()] + [(r, T1) for r in s.current]
     conn.execute(
         insert(v1.record_version),
         [
-            {"source": r.source, "key": r.key, "fingerprint": r.fingerprint, "data": v1_json(r)}
+            {"source": r.source, "key": r.key, "fingerprint": r.fingerprint, "data": as_json(r)}
             | {"seen_at": seen}
             for r, seen in versions
         ],
@@ -360,7 +370,7 @@ def write_v1(conn: Connection, s: Seed) -> Written:
                 "kind": r.kind,
                 "fingerprint": r.fingerprint,
                 "listed_fingerprint": f"listed-{r.key}",
-                "data": v1_json(r),
+                "data": as_json(r),
                 "first_seen": T0 if r.key in s.earlier else T1,
                 "last_seen": T1,
             }
@@ -389,7 +399,7 @@ def write_v1(conn: Connection, s: Seed) -> Written:
                 "event_id": event_ids[n],
                 "rule_id": rule,
                 "hits": json.dumps(
-                    [[V1_FIELD.get(h.field, h.field), h.start, h.end, h.term] for h in hits]
+                    [[field_names.get(h.field, h.field), h.start, h.end, h.term] for h in hits]
                 ),
             }
             for n, rules in s.matches.items()
@@ -443,8 +453,49 @@ def write_v2(conn: Connection, s: Seed) -> Written:
     return written
 
 
+def write_v4(conn: Connection, s: Seed) -> Written:
+    """Version 4 stored every record in today's shape and hits by today's field names (its
+    cursor column stays empty, as for a source whose listing never gave one)."""
+    written = write_v1(conn, s, record_json, {})
+    fulltext.update(conn, [(r, r.fingerprint) for r in s.current])  # as its commit indexed
+    return written
+
+
+def write_v5(conn: Connection, s: Seed) -> Written:
+    """Version 5 also kept each source's health and the operators' notices."""
+    written = write_v4(conn, s)
+    conn.execute(
+        tables.source_state.update()
+        .where(tables.source_state.c.source == "other-source")
+        .values(
+            items_listed=0,
+            items_new=0,
+            parse_errors=0,
+            first_poll=T0,
+            last_new_at=T0,
+            failing_since=T0,
+            incidents=json.dumps({"failing": T1.isoformat()}),
+        )
+    )
+    conn.execute(
+        insert(v5.notice),
+        [
+            {"source": "other-source", "kind": "failing", "opened": True, "since": T0, "at": T1}
+            | {"detail": "3 failed polls in a row: HTTP 503", "operator": "ops", "attempts": 0},
+            {"source": SRC, "kind": "silent", "opened": True, "since": T0, "at": T1}
+            | {"detail": "nothing new", "operator": "ops", "attempts": 1, "sent": T1},
+        ],
+    )
+    return written
+
+
 # The writer for a version is the newest at or below it.
-WRITERS: dict[int, Callable[[Connection, Seed], Written]] = {1: write_v1, 2: write_v2}
+WRITERS: dict[int, Callable[[Connection, Seed], Written]] = {
+    1: write_v1,
+    2: write_v2,
+    4: write_v4,
+    5: write_v5,
+}
 
 
 def write_at(url: str, version: int, s: Seed) -> Written:
@@ -462,6 +513,29 @@ REWRITTEN_BY_V4 = {
     "event_match": {"hits"},
     "source_state": {"cursor"},
 }
+# What version 5 added: empty after the upgrade, and checked by a new poll writing it.
+ADDED_BY_V5 = {
+    "source_state": {
+        "items_listed",
+        "items_new",
+        "parse_errors",
+        "last_new_at",
+        "first_poll",
+        "failing_since",
+        "incidents",
+    }
+}
+NEW_TABLES = {5: ("notice",)}
+
+
+def left_out(version: int) -> dict[str, set[str]]:
+    """The columns to compare without when upgrading from ``version``."""
+    out: dict[str, set[str]] = {}
+    for since, columns in ((4, REWRITTEN_BY_V4), (5, ADDED_BY_V5)):
+        if version < since:
+            for table, names in columns.items():
+                out.setdefault(table, set()).update(names)
+    return out
 
 
 def rows(
@@ -491,7 +565,7 @@ def test_a_database_at_an_earlier_version_upgrades_with_its_rows(
     s = seed()
     at_version(store_url, version)
     written = write_at(store_url, version, s)
-    leave_out = REWRITTEN_BY_V4 if version < 4 else None
+    leave_out = left_out(version)
     before = rows(store_url, leave_out)
     empty = [name for name, found in before.items() if not found]
     assert not empty, f"no rows at version {version} in {empty}: add a writer to WRITERS"
@@ -508,6 +582,10 @@ def test_a_database_at_an_earlier_version_upgrades_with_its_rows(
         after = rows(store_url, leave_out)
         assert set(before["schema_migrations"]) < set(after.pop("schema_migrations"))
         before.pop("schema_migrations")
+        for added, names in NEW_TABLES.items():
+            if version < added:
+                for name in names:
+                    assert after.pop(name) == [], name
         assert after == before
         check_reads(store, s, written)
         check_search(store, s)
@@ -638,9 +716,22 @@ def check_new_poll(store: Store, s: Seed, written: Written) -> None:
             events=events,
             matches=[Match("staff", e, hits) for e in events],
             ledger=[LedgerEntry("alice", e.identity) for e in events],
+            health=PollHealth(
+                listed=2,
+                new=1,
+                parse_errors=0,
+                failing_since=None,
+                incidents={Kind.SILENT: T0},
+                notices=[("ops", Notice(SRC, Kind.SILENT, True, T0, T2, "nothing new for 40h"))],
+            ),
         )
     )
     assert (summary.records, summary.events, summary.ledger) == (2, 2, 2)
+    state = store.source_state(SRC)
+    assert (state.items_listed, state.items_new, state.last_new_at) == (2, 1, T2)
+    assert state.incidents == {Kind.SILENT: T0}
+    [stored] = store.unsent_notices("ops", T2)
+    assert stored.notice == Notice(SRC, Kind.SILENT, True, T0, T2, "nothing new for 40h")
     assert store.current(SRC, ["1690002", "1700001"]) == {"1690002": answered, "1700001": new}
     pending = store.pending("alice", T2 + timedelta(minutes=1))
     assert [(i.event, dict(i.hits)) for i in pending[-2:]] == [(e, {"staff": hits}) for e in events]
@@ -654,6 +745,15 @@ def check_new_poll(store: Store, s: Seed, written: Written) -> None:
     assert d is not None
     assert [i.ledger_id for i in store.delivery_items(d.id)] == ids
     assert store.pending("alice", T2 + timedelta(minutes=1)) == []
+
+
+def test_the_newest_writer_fills_every_table_of_the_latest_version(store_url: str) -> None:
+    # So that the upgrade from this version, once a later one exists, starts with rows.
+    at_version(store_url, latest_version())
+    write_at(store_url, latest_version(), seed())
+    found = rows(store_url)
+    assert [name for name, got in found.items() if not got] == []
+    assert set(found) >= {t for t in tables.metadata.tables if not t.startswith("record_words")}
 
 
 def test_several_processes_upgrade_one_old_database_at_once(store_url: str) -> None:

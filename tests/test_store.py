@@ -21,11 +21,13 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import make_url
 
 from watcher.errors import StoreError, StoreUnavailableError
+from watcher.incidents import Kind, Notice
 from watcher.kinds.questions import written_question
 from watcher.model import Event, EventType, Hit, Match, Record, Status, Text
 from watcher.store import (
     Delivery,
     LedgerEntry,
+    PollHealth,
     PollOutcome,
     SourceState,
     Store,
@@ -352,6 +354,70 @@ def test_times_come_back_as_utc_and_naive_times_are_refused(store: Store) -> Non
         store.record_error(SRC, "x", datetime(2025, 3, 3, 10, 0))
 
 
+def health(
+    listed: int = 10,
+    new: int = 0,
+    *,
+    parse_errors: int = 0,
+    failing_since: datetime | None = None,
+    incidents: dict[Kind, datetime] | None = None,
+    notices: Sequence[tuple[str, Notice]] = (),
+) -> PollHealth:
+    return PollHealth(listed, new, parse_errors, failing_since, incidents or {}, notices)
+
+
+def test_a_polls_health_is_kept_and_last_new_at_moves_only_when_something_was_new(
+    store: Store,
+) -> None:
+    store.commit(dataclasses.replace(poll(at(0)), health=health(12, 3, parse_errors=1)))
+    state = store.source_state(SRC)
+    assert (state.items_listed, state.items_new, state.parse_errors) == (12, 3, 1)
+    assert (state.last_new_at, state.first_poll, state.incidents) == (at(0), at(0), {})
+
+    failing = {Kind.FAILING: at(10), Kind.SILENT: at(0)}
+    store.commit(
+        dataclasses.replace(
+            poll(at(20), error="HTTP 500"),
+            health=health(0, 0, failing_since=at(10), incidents=failing),
+        )
+    )
+    state = store.source_state(SRC)
+    assert (state.items_listed, state.items_new, state.last_new_at) == (0, 0, at(0))
+    assert (state.first_poll, state.failing_since, state.incidents) == (at(0), at(10), failing)
+    store.commit(poll(at(30)))  # no health given: it stays as it was
+    assert store.source_state(SRC).incidents == failing
+    store.commit(dataclasses.replace(poll(at(5)), health=health(1, 1)))  # a late, older poll
+    assert store.source_state(SRC).last_new_at == at(0)
+
+
+def test_a_notice_is_stored_once_and_kept_until_it_is_marked_sent(store: Store) -> None:
+    down = Notice(SRC, Kind.FAILING, True, at(0), at(30), "3 failed polls in a row: HTTP 500")
+    up = Notice(SRC, Kind.FAILING, False, at(0), at(40), "polled successfully")
+    outcome = dataclasses.replace(
+        poll(at(30), error="HTTP 500"),
+        health=health(incidents={Kind.FAILING: at(0)}, notices=[("ops", down), ("pager", down)]),
+    )
+    store.commit(outcome)
+    store.commit(outcome)  # again: nothing new
+    [first] = store.unsent_notices("ops", at(30))
+    assert (first.notice, first.attempts, first.sent) == (down, 0, None)
+    assert len(store.unsent_notices("pager", at(30))) == 1
+
+    store.mark_notice(first.id, at(31), error="SMTP 451", next_attempt=at(35))
+    assert store.unsent_notices("ops", at(34)) == []
+    [retry] = store.unsent_notices("ops", at(35))
+    assert (retry.attempts, retry.last_error, retry.next_attempt) == (1, "SMTP 451", at(35))
+    store.mark_notice(first.id, at(35))
+    store.mark_notice(first.id, at(36))  # a repeat is harmless
+    assert store.unsent_notices("ops", at(99)) == []
+    assert len(store.unsent_notices("pager", at(99))) == 1
+
+    store.commit(dataclasses.replace(poll(at(40)), health=health(notices=[("ops", up)])))
+    assert [n.notice for n in store.unsent_notices("ops", at(99))] == [up]
+    with pytest.raises(StoreError):
+        store.mark_notice(999_999, at(50))
+
+
 def test_a_lease_has_one_holder_until_it_expires_or_is_released(store: Store) -> None:
     assert store.lease(SRC, "a", until=at(10), now=at(0))
     assert not store.lease(SRC, "b", until=at(15), now=at(5))
@@ -565,6 +631,8 @@ CALLS: dict[str, Callable[[Store], object]] = {
     "mark_sent": lambda s: s.mark_sent(1, at(0)),
     "mark_failed": lambda s: s.mark_failed(1, "x", at(0), at(1)),
     "failed_deliveries": lambda s: s.failed_deliveries(),
+    "unsent_notices": lambda s: s.unsent_notices("ops", at(0)),
+    "mark_notice": lambda s: s.mark_notice(1, at(0)),
 }
 PASSWORD = "s3cret-pw"
 POSTGRES_ENV = "WATCHER_TEST_POSTGRES_URL"

@@ -24,11 +24,13 @@ from watcher.store.base import (
     MatchInput,
     PendingItem,
     PendingMigration,
+    PollHealth,
     PollOutcome,
     SchemaStatus,
     SearchWord,
     SourceState,
     Store,
+    StoredNotice,
     StoredSpan,
 )
 from watcher.store.engine import store_engine
@@ -42,12 +44,14 @@ __all__ = [
     "MatchInput",
     "PendingItem",
     "PendingMigration",
+    "PollHealth",
     "PollOutcome",
     "SchemaStatus",
     "SearchWord",
     "SourceState",
     "SqlStore",
     "Store",
+    "StoredNotice",
     "StoredSpan",
     "open_store",
 ]

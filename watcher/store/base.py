@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import NamedTuple, Protocol
 
+from watcher.incidents import Kind, Notice
 from watcher.model import Body, Event, EventId, Hit, Match, Record
 
 
@@ -47,6 +48,14 @@ class SourceState:
     last_error_at: datetime | None = None
     error_count: int = 0  # consecutive failed polls
     cursor: Mapping[str, str] | None = None  # what the source's last listing said (``Listing``)
+    # Health (``watcher.incidents``); None: not known (no poll since the store kept them).
+    items_listed: int | None = None  # entries the last poll listed
+    items_new: int | None = None  # items it brought that were never stored before
+    parse_errors: int | None = None  # its items and listing that did not parse
+    last_new_at: datetime | None = None  # start of the last poll that brought a new item
+    first_poll: datetime | None = None
+    failing_since: datetime | None = None  # the first failed poll of the current run
+    incidents: Mapping[Kind, datetime] = field(default_factory=dict)  # open ones, since when
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,31 @@ class LedgerEntry:
 
     subscription_id: str
     event: EventId
+
+
+@dataclass(frozen=True)
+class PollHealth:
+    """What a poll saw and decided about its source's health (``watcher.incidents``)."""
+
+    listed: int
+    new: int
+    parse_errors: int
+    failing_since: datetime | None
+    incidents: Mapping[Kind, datetime]  # open after this poll
+    notices: Sequence[tuple[str, Notice]] = ()  # (operator id, notice) to send
+
+
+@dataclass(frozen=True)
+class StoredNotice:
+    """A notice for one operator, as kept until it is sent."""
+
+    id: int
+    operator: str
+    notice: Notice
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt: datetime | None = None
+    sent: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +103,7 @@ class PollOutcome:
     ledger: Sequence[LedgerEntry] = ()
     error: str | None = None  # None: the poll completed; the state's error is cleared
     cursor: Mapping[str, str] | None = None  # the listing's new cursor; None keeps the old one
+    health: PollHealth | None = None  # None: the state's health is left as it was
 
 
 @dataclass(frozen=True)
@@ -210,7 +245,10 @@ class Store(Protocol):
 
     def commit(self, outcome: PollOutcome) -> CommitSummary:
         """Write a poll in one transaction; idempotent. Records the error if ``outcome.error``,
-        else marks the poll OK."""
+        else marks the poll OK. With ``outcome.health``: the state's health as given
+        (``last_new_at`` becomes the poll's start if it brought something new, ``first_poll``
+        is set once), and each notice stored unsent, once per (source, kind, opened, since,
+        operator) however often it is committed."""
         ...
 
     def record_error(self, source: str, error: str, at: datetime) -> None:
@@ -288,4 +326,22 @@ class Store(Protocol):
 
     def failed_deliveries(self) -> list[Delivery]:
         """Every unsent delivery that has failed at least once, for status reports."""
+        ...
+
+    # --- operators' notices ---
+
+    def unsent_notices(self, operator: str, now: datetime) -> list[StoredNotice]:
+        """The operator's notices not yet sent whose next attempt is due by ``now``, oldest
+        first."""
+        ...
+
+    def mark_notice(
+        self,
+        notice_id: int,
+        at: datetime,
+        error: str | None = None,
+        next_attempt: datetime | None = None,
+    ) -> None:
+        """Without ``error``: the notice was sent at ``at`` (a repeat is harmless). With it: an
+        attempt failed, to be tried again at ``next_attempt``."""
         ...

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, and_, case, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Table, and_, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from watcher.incidents import Kind, Notice
 from watcher.model import (
     Event,
     EventType,
@@ -24,13 +25,14 @@ from watcher.model import (
     record_from_json,
     record_to_dict,
 )
-from watcher.store.base import Delivery, PendingItem, SourceState
+from watcher.store.base import Delivery, PendingItem, PollHealth, SourceState, StoredNotice
 from watcher.store.history import v4
 from watcher.store.schema import (
     delivery,
     event,
     event_match,
     ledger,
+    notice,
     record_version,
     source_state,
 )
@@ -102,7 +104,59 @@ def state_of(row: Row[Any]) -> SourceState:
         last_error_at=row.last_error_at,
         error_count=row.error_count,
         cursor=json.loads(row.cursor) if row.cursor else None,
+        items_listed=row.items_listed,
+        items_new=row.items_new,
+        parse_errors=row.parse_errors,
+        last_new_at=row.last_new_at,
+        first_poll=row.first_poll,
+        failing_since=row.failing_since,
+        incidents=incidents_of(row.incidents),
     )
+
+
+def incidents_json(incidents: Mapping[Kind, datetime]) -> str:
+    return json.dumps({str(k): v.isoformat() for k, v in sorted(incidents.items())})
+
+
+def incidents_of(data: str | None) -> dict[Kind, datetime]:
+    if not data:
+        return {}
+    return {Kind(k): datetime.fromisoformat(v) for k, v in json.loads(data).items()}
+
+
+def notice_of(row: Row[Any]) -> StoredNotice:
+    return StoredNotice(
+        id=row.id,
+        operator=row.operator,
+        notice=Notice(
+            source=row.source,
+            kind=Kind(row.kind),
+            opened=bool(row.opened),
+            since=row.since,
+            at=row.at,
+            detail=row.detail,
+        ),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        next_attempt=row.next_attempt,
+        sent=row.sent,
+    )
+
+
+def notice_rows(health: PollHealth) -> list[dict[str, Any]]:
+    return [
+        {
+            "source": n.source,
+            "kind": str(n.kind),
+            "opened": n.opened,
+            "since": n.since,
+            "at": n.at,
+            "detail": n.detail,
+            "operator": operator,
+            "attempts": 0,
+        }
+        for operator, n in health.notices
+    ]
 
 
 def delivery_of(row: Row[Any]) -> Delivery:
@@ -128,9 +182,11 @@ def set_state(
     at: datetime,
     error: str | None,
     cursor: Mapping[str, str] | None = None,
+    health: PollHealth | None = None,
 ) -> None:
     """Record a poll that started at ``at``: failed with ``error``, or completed; and the
-    source's new ``cursor`` if it gave one (else the stored one stays).
+    source's new ``cursor`` if it gave one (else the stored one stays); and its ``health`` if
+    given (else the stored one stays).
 
     A poll older than the one already recorded changes nothing, and recording the same failed
     poll twice counts it once, so that committing an outcome again is a no-op.
@@ -143,6 +199,8 @@ def set_state(
         last_error_at=at if error else None,
         error_count=1 if error else 0,
         cursor=None if cursor is None else json.dumps(dict(cursor), sort_keys=True),
+        first_poll=at,
+        **_health_values(at, health),
     )
     st = source_state.c
     new = ins.excluded
@@ -163,6 +221,12 @@ def set_state(
         }
     if cursor is not None:
         changes["cursor"] = new.cursor
+    changes["first_poll"] = func.coalesce(st.first_poll, new.first_poll)
+    if health is not None:
+        for name in ("items_listed", "items_new", "parse_errors", "failing_since", "incidents"):
+            changes[name] = getattr(new, name)
+        if health.new:
+            changes["last_new_at"] = new.last_new_at
     conn.execute(
         ins.on_conflict_do_update(
             index_elements=[st.source],
@@ -170,6 +234,19 @@ def set_state(
             where=or_(st.last_poll.is_(None), st.last_poll <= new.last_poll),
         )
     )
+
+
+def _health_values(at: datetime, health: PollHealth | None) -> dict[str, Any]:
+    if health is None:
+        return {}
+    return {
+        "items_listed": health.listed,
+        "items_new": health.new,
+        "parse_errors": health.parse_errors,
+        "last_new_at": at if health.new else None,
+        "failing_since": health.failing_since,
+        "incidents": incidents_json(health.incidents),
+    }
 
 
 def event_ids(conn: Connection, identities: Iterable[Identity]) -> dict[Identity, int]:
@@ -263,3 +340,8 @@ def _hits_by_event(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, 
 def deliveries(conn: Connection, where: ColumnElement[bool]) -> list[Delivery]:
     rows = conn.execute(select(delivery).where(where).order_by(delivery.c.created, delivery.c.id))
     return [delivery_of(row) for row in rows]
+
+
+def notices(conn: Connection, where: ColumnElement[bool]) -> list[StoredNotice]:
+    rows = conn.execute(select(notice).where(where).order_by(notice.c.at, notice.c.id))
+    return [notice_of(row) for row in rows]

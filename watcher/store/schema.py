@@ -6,7 +6,8 @@ database to it and ``sql`` queries it. A change here needs a migration that make
 
     schema_migrations  which migrations have been applied
     source_state       per source: last poll, last success, last error, the polling lease,
-                       the source's cursor
+                       the source's cursor, its health (what the last poll saw, open incidents)
+    notice             an incident's opening or closing notice for one operator, until sent
     record             the current version of each record, and the listed fingerprint it was
                        fetched for
     record_version     every distinct version of every record (the base an event is shown against)
@@ -113,6 +114,40 @@ source_state = Table(
     Column("lease_holder", String(200)),
     Column("lease_until", UTCDateTime),
     Column("cursor", Text),  # JSON: where the source's last listing said to go on from
+    # Health (``watcher.incidents``): what the last poll saw, and the open incidents.
+    Column("items_listed", Integer),
+    Column("items_new", Integer),
+    Column("parse_errors", Integer),
+    Column("last_new_at", UTCDateTime),
+    Column("first_poll", UTCDateTime),
+    Column("failing_since", UTCDateTime),
+    Column("incidents", Text),  # JSON: kind -> since, ISO 8601 UTC
+)
+
+# An incident's opening or closing notice for one operator, kept until it is sent.
+notice = Table(
+    "notice",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("opened", Boolean, nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("operator", String(200), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt", UTCDateTime),
+    Column("sent", UTCDateTime),
+    UniqueConstraint("source", "kind", "opened", "since", "operator"),
+)
+Index(
+    "ix_notice_unsent",
+    notice.c.operator,
+    notice.c.at,
+    sqlite_where=notice.c.sent.is_(None),
+    postgresql_where=notice.c.sent.is_(None),
 )
 
 record_version = Table(

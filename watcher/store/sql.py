@@ -31,6 +31,7 @@ from watcher.store.base import (
     SchemaStatus,
     SearchWord,
     SourceState,
+    StoredNotice,
     StoredSpan,
 )
 from watcher.store.engine import READ_ONLY, sqlite_directory
@@ -39,6 +40,7 @@ from watcher.store.schema import (
     event,
     event_match,
     ledger,
+    notice,
     record,
     source_state,
 )
@@ -192,7 +194,16 @@ class SqlStore:
             new_ledger = queries.insert_new(
                 conn, ledger, _ledger_rows(outcome, ids), ("subscription_id", "event_id")
             )
-            queries.set_state(conn, outcome.source, at, outcome.error, outcome.cursor)
+            queries.set_state(
+                conn, outcome.source, at, outcome.error, outcome.cursor, outcome.health
+            )
+            if outcome.health is not None:
+                queries.insert_new(
+                    conn,
+                    notice,
+                    queries.notice_rows(outcome.health),
+                    ("source", "kind", "opened", "since", "operator"),
+                )
         logger.debug(
             "event=store_commit source=%s versions=%d events=%d ledger=%d error=%s",
             outcome.source,
@@ -326,6 +337,42 @@ class SqlStore:
             return queries.deliveries(
                 conn, and_(delivery.c.sent.is_(None), delivery.c.attempts > 0)
             )
+
+    # --- operators' notices -------------------------------------------------------------------
+
+    def unsent_notices(self, operator: str, now: datetime) -> list[StoredNotice]:
+        with self._read("reading unsent notices") as conn:
+            return queries.notices(
+                conn,
+                and_(
+                    notice.c.operator == operator,
+                    notice.c.sent.is_(None),
+                    or_(notice.c.next_attempt.is_(None), notice.c.next_attempt <= now),
+                ),
+            )
+
+    def mark_notice(
+        self,
+        notice_id: int,
+        at: datetime,
+        error: str | None = None,
+        next_attempt: datetime | None = None,
+    ) -> None:
+        with self._write("marking a notice") as conn:
+            unsent = and_(notice.c.id == notice_id, notice.c.sent.is_(None))
+            if error is None:
+                values: dict[str, Any] = {"sent": at, "next_attempt": None}
+            else:
+                values = {
+                    "attempts": notice.c.attempts + 1,
+                    "last_error": error,
+                    "next_attempt": next_attempt,
+                }
+            result = conn.execute(update(notice).where(unsent).values(**values))
+            if result.rowcount == 0:
+                found = conn.execute(select(notice.c.id).where(notice.c.id == notice_id)).first()
+                if found is None:
+                    raise StoreError(f"no notice with id {notice_id}")
 
 
 # --- helpers on an open transaction ---------------------------------------------------------
