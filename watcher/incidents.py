@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
+from watcher.config.model import SourceHealth
 from watcher.workdays import working_time
 
 
@@ -161,3 +162,17 @@ def _hours(d: timedelta) -> str:
 
 def _counted(policy: Policy) -> str:
     return "of working time" if policy.working_days_only else "(every day counted)"
+
+
+def policy_of(config: object, tz: tzinfo) -> Policy:
+    """A source config's health settings; the defaults for a config without them (every
+    source config is a ``SourceHealth``; one added without the base still gets alerts)."""
+    if not isinstance(config, SourceHealth):
+        return Policy(tz=tz)
+    return Policy(
+        failure_threshold=config.failure_threshold,
+        parse_error_threshold=config.parse_error_threshold,
+        expect_new_within=config.expect_new_within,
+        working_days_only=config.expect_new_days == "working",
+        tz=tz,
+    )

@@ -10,9 +10,11 @@
       5 diff       diff.events            Record vs stored version → Event (answered, corrected ...)
       6 match      match.match_events     Event × Rule → Match (with hits)
       7 ledger     _ledger                Match × Subscription → LedgerEntry
-      8 commit     store.commit           records, versions, events, matches, ledger, source state:
-                                          ONE transaction; a failed page or item is an error on
-                                          the source's state, what did arrive is kept
+      8 health     incidents.decide       incidents opened or closed → a notice per operator
+      9 commit     store.commit           records, versions, events, matches, ledger, source state
+                                          and health, notices: ONE transaction; a failed page or
+                                          item is an error on the source's state, what did
+                                          arrive is kept (``operators.notify`` sends notices)
 
     send_due(service)                     after each poll, at cadence times, every few minutes
       1 retry      store.unsent_deliveries  earlier deliveries that failed, when their retry is due
@@ -38,10 +40,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from watcher import diff, digest
+from watcher import diff, digest, incidents, sourcehealth
 from watcher.channels.base import Channel
 from watcher.config import Config, SourceConfig, Subscription
-from watcher.errors import StoreError, WatcherError
+from watcher.errors import ParseError, SourceError, StoreError, WatcherError
 from watcher.logs import q
 from watcher.match import Rule, match_events
 from watcher.model import EventId, Match, Record
@@ -121,6 +123,15 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
         ledger = _ledger(matches, service.subscriptions)
 
         error = found.error
+        seen = incidents.Seen(
+            at=started,
+            error=error,
+            listing_read=found.listing_error is None,
+            listing_unparsable=isinstance(found.listing_error, ParseError),
+            items=len(records) + found.item_errors,
+            parse_errors=found.parse_errors,
+            new=sum(r.key not in stored for r in records),
+        )
         summary = store.commit(
             PollOutcome(
                 source=source_id,
@@ -131,6 +142,7 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
                 ledger=ledger,
                 error=error,
                 cursor=found.cursor,
+                health=sourcehealth.assess(service.config, state, found.listed, seen),
             )
         )
     except StoreError as exc:
@@ -306,6 +318,9 @@ class _Found:
     error: str | None  # the listing's or some items' failures; what did arrive is kept
     cursor: Cursor | None = None  # the listing's, for the next poll
     quiet: frozenset[str] = frozenset()  # keys to store without an event (``Listing.quiet``)
+    listing_error: SourceError | None = None  # the listing stopped early
+    item_errors: int = 0  # items that could not be fetched
+    parse_errors: int = 0  # of those, the ones that did not parse (``ParseError``)
 
 
 def _find(
@@ -324,7 +339,17 @@ def _find(
     if fetched:
         errors += [f"item {key}: {err}" for key, err in fetched.errors]
     records = (*whole, *(fetched.records if fetched else ()))
-    return _Found(len(listing.entries), records, _summarise(errors), listing.cursor, listing.quiet)
+    failed = fetched.errors if fetched else ()
+    return _Found(
+        len(listing.entries),
+        records,
+        _summarise(errors),
+        listing.cursor,
+        listing.quiet,
+        listing.error,
+        len(failed),
+        sum(isinstance(err, ParseError) for _key, err in failed),
+    )
 
 
 def _summarise(errors: list[str]) -> str | None:

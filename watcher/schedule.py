@@ -1,8 +1,10 @@
 """APScheduler 3 wiring: one in-memory schedule per process, built from config.
 
-    every source      interval job (source.every, first run at start): poll, then send_due
+    every source      interval job (source.every, first run at start): poll, then send_due and
+                      operators.notify (the source health notices it stored)
     every cadence     cron job at the cadence's local time (daily / weekly): send_due
-    retries           interval job every few minutes: send_due (retries whose time has come)
+    retries           interval job every few minutes: send_due and operators.notify (retries
+                      whose time has come)
     heartbeat         interval job: touches <data_dir>/heartbeat, which `watcher health` reads
 
 Every job but the heartbeat records how it went (``jobhealth``) in <data_dir>/health.json, so
@@ -32,7 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from watcher import pipeline
+from watcher import operators, pipeline
 from watcher.jobhealth import JobHealth, Report, write_atomically
 from watcher.logs import q
 from watcher.pipeline import Service
@@ -75,7 +77,7 @@ def build_scheduler(service: Service, health: JobHealth) -> BackgroundScheduler:
         job_id = f"digest:{cadence}"
         scheduler.add_job(health.track(job_id, send), trigger, id=job_id, name=job_id)
     scheduler.add_job(
-        health.track("retries", send),
+        health.track("retries", functools.partial(_send_all, service)),
         IntervalTrigger(seconds=RETRY_EVERY.total_seconds(), timezone=tz),
         id="retries",
         name="retries",
@@ -132,7 +134,11 @@ def starting_reason(data_dir: Path) -> str | None:
 
 
 def _poll_and_send(service: Service, source_id: str) -> list[Report]:
-    return [pipeline.poll(service, source_id), *pipeline.send_due(service)]
+    return [pipeline.poll(service, source_id), *_send_all(service)]
+
+
+def _send_all(service: Service) -> list[Report]:
+    return [*pipeline.send_due(service), *operators.notify(service)]
 
 
 @contextlib.contextmanager

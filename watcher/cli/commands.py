@@ -13,7 +13,7 @@ from watcher.errors import ConfigError, WatcherError
 
 
 def run(config: Config, once: bool, since: date | None) -> int:
-    from watcher import pipeline, schedule, service
+    from watcher import operators, pipeline, schedule, service
 
     if since is not None and not once:
         raise ConfigError("--since", [("", "--since works only with run --once")])
@@ -32,9 +32,10 @@ def run(config: Config, once: bool, since: date | None) -> int:
     try:
         polls = [pipeline.poll(svc, source_id, since) for source_id in svc.sources]
         sends = pipeline.send_due(svc, retry_now=True)
+        notices = operators.notify(svc, retry_now=True)
     finally:
         service.close(svc)
-    failed = [p for p in polls if p.error] + [s for s in sends if s.error]
+    failed = [p for p in polls if p.error] + [s for s in (*sends, *notices) if s.error]
     for p in polls:
         print(
             f"poll {p.source}: listed {p.listed}, fetched {p.fetched}, new events {p.events}"
@@ -44,6 +45,11 @@ def run(config: Config, once: bool, since: date | None) -> int:
         print(
             f"digest {s.subscription}: {s.items} item(s) "
             + (f"NOT SENT ({s.error})" if s.error else "sent")
+        )
+    for n in notices:
+        print(
+            f"notice {n.delivery} to {n.subscription}: "
+            + (f"NOT SENT ({n.error})" if n.error else "sent")
         )
     return EXIT_FAILED if failed else EXIT_OK
 
@@ -80,21 +86,21 @@ def templates(args: argparse.Namespace) -> int:
 
 
 def status(config: Config) -> int:
+    """Every source's health as a table, then what is failing and what is still unsent."""
+    from watcher.cli.health_table import health_table
+    from watcher.operators import ALWAYS
     from watcher.service import open_migrated_store
 
     store = open_migrated_store(config)
     try:
         states = {s.source: s for s in store.source_states()}
+        print(f"sources (times in {config.timezone}):")
+        for line in health_table(config.sources, states, config.tz):
+            print(f"  {line}")
         for src in config.sources:
             st = states.get(src.id)
-            if st is None or st.last_poll is None:
-                print(f"source {src.id}: never polled")
-                continue
-            line = f"source {src.id}: last poll {st.last_poll:%Y-%m-%d %H:%M} UTC"
-            line += f", last success {st.last_ok:%Y-%m-%d %H:%M}" if st.last_ok else ", never OK"
-            if st.last_error:
-                line += f"\n  failing ({st.error_count} in a row): {st.last_error}"
-            print(line)
+            if st is not None and st.last_error:
+                print(f"source {src.id} failing ({st.error_count} in a row): {st.last_error}")
         failed = store.failed_deliveries()
         for d in failed:
             print(
@@ -103,7 +109,23 @@ def status(config: Config) -> int:
                 if d.next_attempt
                 else f"undelivered digest {d.id}: {d.last_error}"
             )
-        bad = any(s.last_error for s in states.values()) or bool(failed)
+        stuck = [
+            n
+            for op in config.resolved_operators()
+            for n in store.unsent_notices(op.id, ALWAYS)
+            if n.attempts
+        ]
+        for n in stuck:
+            print(
+                f"undelivered notice {n.id} to operator {n.operator} about {n.notice.source}: "
+                f"{n.attempts} attempt(s): {n.last_error}"
+            )
+        configured = {s.id for s in config.sources}
+        bad = (
+            any(s.last_error or s.incidents for s in states.values() if s.source in configured)
+            or bool(failed)
+            or bool(stuck)
+        )
     finally:
         store.close()
     return EXIT_FAILED if bad else EXIT_OK
