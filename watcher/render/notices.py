@@ -47,7 +47,10 @@ def notice_message(
     since = _local(notice.since, tz)
     what = _WHAT[notice.kind]
     if notice.opened:
-        subject = f"source {notice.source} {what} since {since}: {notice.detail}"
+        # The subject ends with the reason ("HTTP 500"), the last part of an error that says
+        # what failed first; the text has it whole.
+        reason = notice.detail.rsplit(": ", 1)[-1]
+        subject = f"source {notice.source} {what} since {since}: {reason}"
         lead = f"Source {notice.source} has been {what} since {since}."
     else:
         subject = f"source {notice.source} recovered: no longer {what} (since {since})"
