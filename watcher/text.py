@@ -161,7 +161,8 @@ def from_html(html: str) -> Text:
 
     A text longer than ``MAX_TEXT_CHARS`` characters of plain text (or ``MAX_HTML_CHARS`` of
     markup) is cut at a space before the limit, the markup closed, and ``CUT_NOTE`` added as a
-    last paragraph, so both forms say so. ``plain`` is always ``html_to_text(html)``.
+    last paragraph, so both forms say so. ``plain`` is always ``html_to_text`` of the
+    returned ``html``.
     """
     return _build(html[:MAX_HTML_CHARS], cut=len(html) > MAX_HTML_CHARS)
 
@@ -177,7 +178,7 @@ def _build(html: str, cut: bool) -> Text:
     nodes: list[markup.Node] = []
     plain = markup.walk(safe, nodes)
     if len(plain) > MAX_TEXT_CHARS:
-        safe, cut = _cut(safe, plain, nodes, _boundary(plain, MAX_TEXT_CHARS)), True
+        safe, cut = _cut(safe, nodes, _boundary(plain, MAX_TEXT_CHARS)), True
     if not cut:
         return Text(html=safe, plain=plain)
     safe += f"<p>{htmllib.escape(CUT_NOTE, quote=False)}</p>"
@@ -191,7 +192,7 @@ def _boundary(plain: str, limit: int) -> int:
     return space if space > limit - _WORD_SEARCH else limit
 
 
-def _cut(html: str, plain: str, nodes: list[markup.Node], keep: int) -> str:
+def _cut(html: str, nodes: list[markup.Node], keep: int) -> str:
     """``html`` (well formed, as the sanitiser writes it) up to the ``keep``-th character of
     its plain text, with the elements open there closed."""
     open_names: list[str] = []
