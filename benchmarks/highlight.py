@@ -34,7 +34,8 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from watcher.config import Cadence, Subscription
-from watcher.model import Digest, DigestItem, Event, EventType, Hit, Record, Status, Text
+from watcher.kinds.questions import written_question
+from watcher.model import Digest, DigestItem, Event, EventType, Hit, Status, Text
 from watcher.render import Renderer
 from watcher.text import highlight_html, highlight_text, html_to_text, sanitise_html
 
@@ -89,7 +90,7 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def render_seconds(answer: Text, spans: list[tuple[int, int]]) -> float:
-    record = Record(
+    record = written_question(
         source="parliament",
         key="1",
         kind="written_question",

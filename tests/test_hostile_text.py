@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from watcher import markup
 from watcher.config import Cadence, Subscription
-from watcher.model import Digest, DigestItem, Event, EventType, Hit, Record, Status, Text
+from watcher.kinds.questions import written_question
+from watcher.model import Digest, DigestItem, Event, EventType, Hit, Status, Text
 from watcher.render import Renderer
 from watcher.sources.parliament import parse_question
 from watcher.testing import load_fixtures
@@ -266,10 +267,10 @@ def test_a_text_within_the_cap_is_whole() -> None:
 def test_from_html_and_from_plain_build_the_texts_parse_question_builds() -> None:
     for value in load_fixtures():
         r = parse_question(value, "wq")
-        if r.answer is not None:
-            assert from_html(value["answerText"]) == r.answer
-        if r.question is not None:
-            assert from_plain(value["questionText"]) == r.question
+        if (answer := r.text("answer")) is not None:
+            assert from_html(value["answerText"]) == answer
+        if (question := r.text("question")) is not None:
+            assert from_plain(value["questionText"]) == question
 
 
 # --- many hits in a long text --------------------------------------------------------------
@@ -308,7 +309,7 @@ def test_a_10mb_answer_with_50k_hits_is_highlighted_in_seconds() -> None:
 
 def test_a_send_renders_an_answer_of_10mb_with_50k_hits() -> None:
     html, plain, spans = finishes(long_answer)
-    record = Record(
+    record = written_question(
         source="parliament",
         key="1",
         kind="written_question",
