@@ -35,7 +35,6 @@ from watcher.sources.apijson import (
     optional,
     person,
     required,
-    sanitised,
 )
 from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
 
@@ -281,7 +280,8 @@ def _parse(v: Mapping[str, Any], source_id: str, key: str) -> Record:
     if date_tabled is None or not uin:
         raise ParseError("fields dateTabled and uin: both are needed for the question's address")
     question_text = optional(v, "questionText", str)
-    question = sanitised(text.text_to_html(question_text)) if question_text else None
+    question = text.from_plain(question_text) if question_text else None
+    question = question if question and question.plain else None
     answer = html_field(v, "answerText")
     date_answered = day(v, "dateAnswered")
     if flag(v, "isWithdrawn"):
