@@ -1,6 +1,8 @@
 """APScheduler 3 wiring: one in-memory schedule per process, built from config.
 
-    every source      interval job (source.every, first run at start): poll, then send_due
+    every source      interval job (source.every, first run at start): poll, then ask for
+                      a send SEND_SETTLE later; polls ending close together share one send,
+                      so however many sources a tick polls, a subscription gets one message
     every cadence     cron job at the cadence's local time (daily / weekly): send_due
     retries           interval job every few minutes: send_due (retries whose time has come)
     heartbeat         interval job: touches <data_dir>/heartbeat, which `watcher health` reads
@@ -23,7 +25,7 @@ import functools
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -40,6 +42,8 @@ from watcher.pipeline import Service
 log = logging.getLogger(__name__)
 
 RETRY_EVERY = timedelta(minutes=5)
+SEND_SETTLE = timedelta(seconds=10)
+SEND_AFTER_POLLS = "send"
 HEARTBEAT_EVERY = timedelta(seconds=30)
 HEARTBEAT_FILE = "heartbeat"
 STARTING_FILE = "starting"
@@ -53,16 +57,17 @@ def build_scheduler(service: Service, health: JobHealth) -> BackgroundScheduler:
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600},
     )
     start = datetime.now(UTC)
+    send = functools.partial(pipeline.send_due, service)
+    send_soon = functools.partial(_send_soon, scheduler, health.track(SEND_AFTER_POLLS, send))
     for source in service.config.sources:
         job_id = f"poll:{source.id}"
         scheduler.add_job(
-            health.track(job_id, functools.partial(_poll_and_send, service, source.id)),
+            health.track(job_id, functools.partial(_poll, service, source.id, send_soon)),
             IntervalTrigger(seconds=source.every.total_seconds(), timezone=tz),
             id=job_id,
             name=job_id,
             next_run_time=start,
         )
-    send = functools.partial(pipeline.send_due, service)
     cadences = {s.digest for s in service.subscriptions if s.digest.kind != "immediate"}
     for cadence in cadences:
         assert cadence.at is not None
@@ -131,8 +136,24 @@ def starting_reason(data_dir: Path) -> str | None:
         return None
 
 
-def _poll_and_send(service: Service, source_id: str) -> list[Report]:
-    return [pipeline.poll(service, source_id), *pipeline.send_due(service)]
+def _poll(service: Service, source_id: str, send_soon: Callable[[], None]) -> list[Report]:
+    report = pipeline.poll(service, source_id)
+    if report.ledger:  # something is owed to a subscriber
+        send_soon()
+    return [report]
+
+
+def _send_soon(scheduler: BackgroundScheduler, send: Callable[[], None]) -> None:
+    """Send what the polls just found, once the polls ending about now have all committed:
+    each call moves the one pending send to SEND_SETTLE from now."""
+    scheduler.add_job(
+        send,
+        "date",
+        run_date=datetime.now(UTC) + SEND_SETTLE,
+        id=SEND_AFTER_POLLS,
+        name=SEND_AFTER_POLLS,
+        replace_existing=True,
+    )
 
 
 @contextlib.contextmanager
