@@ -156,16 +156,12 @@ class FeedSourceConfig(_Frozen):
     # The line digests carry for this feed's entries; None: GOV.UK's Open Government Licence
     # for www.gov.uk feeds, else nothing. "" says nothing even for GOV.UK.
     licence: str | None = None
-    fetch_content: bool = False  # fetch each entry's page for its full text: not yet built
+    # GOV.UK's finder feeds carry a summary only: read each new or changed www.gov.uk entry's
+    # body from the Content API (``content_api``) as its ``content``.
+    fetch_content: bool = False
+    content_api: str = "https://www.gov.uk/api/content"
 
-    @field_validator("fetch_content")
-    @classmethod
-    def _not_yet(cls, v: bool) -> bool:
-        if v:
-            raise ValueError("true is not supported yet: entries carry the feed's own text")
-        return v
-
-    @field_validator("url")
+    @field_validator("url", "content_api")
     @classmethod
     def _url(cls, v: str) -> str:
         if not re.match(r"^https?://[^\s/?#]+[^\s]*$", v, re.IGNORECASE):
