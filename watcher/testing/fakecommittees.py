@@ -87,9 +87,7 @@ class FakeCommitteesAPI(FakeParliamentAPI):
     ) -> tuple[int, dict[str, str], bytes]:
         if endpoint != "list":
             return _problem(404, "Not found")
-        repeated = {
-            k.lower(): v for k, v in parse_qs(urlsplit(self._target.value).query).items()
-        }
+        repeated = {k.lower(): v for k, v in parse_qs(urlsplit(self._target.value).query).items()}
         try:
             types = {int(t) for t in repeated.get("publicationtypeids", [])}
             skip = _int(query, "skip", 0)
