@@ -53,6 +53,7 @@ class FakeCommitteesAPI(FakeParliamentAPI):
         super().__init__((), host=host, port=port)
         self._publications: dict[int, dict[str, Any]] = {}
         self._target = threading.local()  # the request target, for repeated parameters
+        self._targets: list[str] = []
         for value in publications:
             self.add_publication(value)
 
@@ -75,8 +76,22 @@ class FakeCommitteesAPI(FakeParliamentAPI):
 
     # --- serving -----------------------------------------------------------------------------
 
+    @property
+    def targets(self) -> list[str]:
+        """Every request target (path and query, repeated names and all), oldest first;
+        ``requests`` keeps one value per name."""
+        with self._lock:
+            return list(self._targets)
+
+    def clear_requests(self) -> None:
+        super().clear_requests()
+        with self._lock:
+            self._targets.clear()
+
     def _respond(self, target: str) -> tuple[int, dict[str, str], bytes]:
         self._target.value = target
+        with self._lock:
+            self._targets.append(target)
         return super()._respond(target)
 
     def _endpoint(self, path: str) -> Endpoint | None:
