@@ -131,6 +131,11 @@ class ParliamentSourceConfig(_ParliamentApiConfig):
         "corrected",
         "tabled",
     )
+    # Once a day, the details of answers given in the last ``recheck_days`` are read again
+    # (at most ``recheck_limit``), to find an answer edited past what the listing shows
+    # without being flagged as a correction. 0 days: never.
+    recheck_days: int = Field(default=7, ge=0, le=60)
+    recheck_limit: int = Field(default=100, ge=1, le=1000)
 
 
 class StatementsSourceConfig(_ParliamentApiConfig):

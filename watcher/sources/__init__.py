@@ -36,7 +36,7 @@ def _parliament(
     c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
 ) -> Source:
     assert isinstance(c, ParliamentSourceConfig)
-    return ParliamentWrittenQuestions(c, user_agent, transport)
+    return ParliamentWrittenQuestions(c, user_agent, transport, clock)
 
 
 def _statements(
