@@ -329,6 +329,15 @@ def test_unsafe_markup_is_removed_from_the_text() -> None:
     assert "onclick" not in record.texts["text"].html
 
 
+def test_a_text_without_markup_keeps_its_paragraphs() -> None:
+    value = fixture(SEND)
+    value["ContributionTextFull"] = "First point & more.\n\nSecond point."
+    record = parse_contribution(value, "hansard", "Spoken")
+    assert record.texts["text"].plain == "First point & more.\n\nSecond point."
+    assert record.texts["text"].html.count("<p>") == 2
+    assert "&amp;" in record.texts["text"].html
+
+
 def test_type_member_and_category_rules_select_contributions() -> None:
     contributions = [parse_contribution(v, "hansard", kind) for kind, v in fixtures()]
     seed = next(v for v in load_fixtures() if v["id"] == 1683412)

@@ -23,7 +23,6 @@ API gives a web address, else its document address.
 
 from __future__ import annotations
 
-import html
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -33,12 +32,13 @@ from urllib.parse import urlencode
 
 import httpx
 
+from watcher import text
 from watcher.config import CommitteePublicationsSourceConfig
 from watcher.errors import ParseError, SourceError
 from watcher.http import PoliteClient
 from watcher.kinds.base import facets
 from watcher.model import Attachment, Record, Text, fingerprint_of
-from watcher.sources.apijson import check, day, nested, optional, required, sanitised
+from watcher.sources.apijson import check, day, nested, optional, required
 from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
 
 logger = logging.getLogger(__name__)
@@ -286,9 +286,8 @@ def _text(v: Mapping[str, Any], description: str) -> Text | None:
         number = optional(paper, "number", str) if paper else None
         if number and number.strip():
             lines.append(f"Paper: {number.strip()}")
-    if not lines:
-        return None
-    return sanitised("".join(f"<p>{html.escape(line)}</p>" for line in lines))
+    found = text.from_plain("\n\n".join(lines)) if lines else None
+    return found if found and found.plain else None
 
 
 def _documents(v: Mapping[str, Any], key: str) -> tuple[Attachment, ...]:

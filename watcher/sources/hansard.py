@@ -26,12 +26,13 @@ from typing import Any
 
 import httpx
 
+from watcher import text
 from watcher.config import HansardSourceConfig
 from watcher.errors import ParseError, SourceError
 from watcher.http import PoliteClient
 from watcher.kinds.base import facets
-from watcher.model import Record, fingerprint_of
-from watcher.sources.apijson import check, day, optional, sanitised
+from watcher.model import Record, Text, fingerprint_of
+from watcher.sources.apijson import check, day, optional
 from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
 
 logger = logging.getLogger(__name__)
@@ -227,7 +228,7 @@ class HansardContributions:
         path = DEBATE_PATH.format(ext_id=ext_id)
         body = self._client.get_json(path)
         try:
-            return {ext: text for ext, text in debate_items(body)}
+            return dict(debate_items(body))
         except ParseError as exc:
             raise ParseError(f"GET {path}: {exc}") from exc
 
@@ -263,9 +264,9 @@ def debate_items(body: Any) -> Iterator[tuple[str, str]]:
     for i, item in enumerate(optional(body, "Items", list) or []):
         entry = check(item, f"Items[{i}]", dict)
         ext = optional(entry, "ExternalId", str)
-        text = optional(entry, "Value", str)
-        if ext and text:
-            yield ext, text
+        value = optional(entry, "Value", str)
+        if ext and value:
+            yield ext, value
     for child in optional(body, "ChildDebates", list) or []:
         yield from debate_items(child)
 
@@ -321,7 +322,7 @@ def _parse(
     listed = optional(v, "ContributionText", str)
     full = optional(v, "ContributionTextFull", str)
     raw = next((t for t in (full_text, full, listed) if t and t.strip()), None)
-    text = sanitised(raw) if raw else None
+    words = _text(raw) if raw else None
     section = " ".join((optional(v, "DebateSection", str) or "").split())
     member = " ".join(
         (optional(v, "MemberName", str) or optional(v, "AttributedTo", str) or "").split()
@@ -335,7 +336,7 @@ def _parse(
         title=title,
         url=url,
         day=sitting,
-        texts={"text": text} if text is not None else {},
+        texts={"text": words} if words is not None else {},
         facets=facets(
             house=(house,),
             member=(member or None, member_id or None),
@@ -343,6 +344,13 @@ def _parse(
             category=(kind,),
         ),
     )
+
+
+def _text(raw: str) -> Text | None:
+    """The contribution's words: HTML as the debate gives it, or plain text with its
+    paragraphs (a search result's text may carry no markup at all)."""
+    found = text.from_html(raw) if "<" in raw else text.from_plain(raw)
+    return found if found.plain else None
 
 
 __all__ = [
