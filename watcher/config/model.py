@@ -30,6 +30,8 @@ from watcher.model import EventType
 
 DEFAULT_CONFIG_PATH = "config/watcher.yaml"
 PARLIAMENT_API = "https://questions-statements-api.parliament.uk"
+HANSARD_API = "https://hansard-api.parliament.uk"
+COMMITTEES_API = "https://committees-api.parliament.uk"
 BUILTIN_CHANNEL = "files"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -90,14 +92,13 @@ class _Frozen(BaseModel):
 # --- sources -------------------------------------------------------------------------------
 
 
-class _ParliamentApiConfig(_Frozen):
-    """What every source reading the Written Questions & Statements API sets."""
+class _ParliamentHttpConfig(_Frozen):
+    """What every source reading one of Parliament's JSON APIs by date window sets."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     base_url: str = PARLIAMENT_API
     every: PollInterval = timedelta(minutes=15)
     lookback_days: int = Field(default=3, ge=0, le=366)
-    houses: tuple[Literal["Commons", "Lords"], ...] = ("Commons", "Lords")
     page_size: int = Field(default=100, ge=1, le=100)
     timeout: Timeout = timedelta(seconds=30)
     max_concurrency: int = Field(default=2, ge=1, le=8)
@@ -112,6 +113,12 @@ class _ParliamentApiConfig(_Frozen):
         if not re.match(r"^https?://[^\s/]+", v):
             raise ValueError(f"{v!r} is not an http(s) URL")
         return v.rstrip("/")
+
+
+class _ParliamentApiConfig(_ParliamentHttpConfig):
+    """What every source reading the Written Questions & Statements API sets."""
+
+    houses: tuple[Literal["Commons", "Lords"], ...] = ("Commons", "Lords")
 
 
 class ParliamentSourceConfig(_ParliamentApiConfig):
@@ -135,6 +142,25 @@ class StatementsSourceConfig(_ParliamentApiConfig):
     """Written ministerial statements, from the same API (listed by the day they were made)."""
 
     kind: Literal["parliament_written_statements"]
+
+
+class HansardSourceConfig(_ParliamentApiConfig):
+    """Spoken and written contributions from the Hansard API's search, by sitting date."""
+
+    kind: Literal["hansard"]
+    base_url: str = HANSARD_API
+    contributions: tuple[Literal["Spoken", "Written"], ...] = ("Spoken", "Written")
+
+
+class CommitteePublicationsSourceConfig(_ParliamentHttpConfig):
+    """Committee publications (reports, responses, letters) from the Committees API."""
+
+    kind: Literal["committee_publications"]
+    base_url: str = COMMITTEES_API
+    # Which committees' publications; houses is applied to each publication's committee.
+    houses: tuple[Literal["Commons", "Lords", "Joint"], ...] = ("Commons", "Lords", "Joint")
+    committees: tuple[Annotated[int, Field(ge=1)], ...] = ()  # ids; () every committee
+    publication_types: tuple[Annotated[int, Field(ge=1)], ...] = ()  # type ids; () every type
 
 
 GOV_UK_HOST = "www.gov.uk"
@@ -178,7 +204,11 @@ class FeedSourceConfig(_Frozen):
 
 
 SourceConfig = Annotated[
-    ParliamentSourceConfig | StatementsSourceConfig | FeedSourceConfig,
+    ParliamentSourceConfig
+    | StatementsSourceConfig
+    | FeedSourceConfig
+    | HansardSourceConfig
+    | CommitteePublicationsSourceConfig,
     Field(discriminator="kind"),
 ]
 

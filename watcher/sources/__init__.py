@@ -12,13 +12,17 @@ from datetime import UTC, datetime
 import httpx
 
 from watcher.config import (
+    CommitteePublicationsSourceConfig,
     FeedSourceConfig,
+    HansardSourceConfig,
     ParliamentSourceConfig,
     SourceConfig,
     StatementsSourceConfig,
 )
 from watcher.sources.base import Source
+from watcher.sources.committees import CommitteePublications
 from watcher.sources.feed import FeedSource
+from watcher.sources.hansard import HansardContributions
 from watcher.sources.parliament import ParliamentWrittenQuestions
 from watcher.sources.statements import ParliamentWrittenStatements
 
@@ -49,10 +53,26 @@ def _feed(
     return FeedSource(c, user_agent, transport, clock)
 
 
+def _hansard(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, HansardSourceConfig)
+    return HansardContributions(c, user_agent, transport)
+
+
+def _committees(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, CommitteePublicationsSourceConfig)
+    return CommitteePublications(c, user_agent, transport)
+
+
 SOURCES: dict[str, SourceFactory] = {
     "parliament_written_questions": _parliament,
     "parliament_written_statements": _statements,
     "feed": _feed,
+    "hansard": _hansard,
+    "committee_publications": _committees,
 }
 
 
