@@ -47,6 +47,8 @@ def test_example_config_loads_with_everything_it_documents() -> None:
     assert [s.kind for s in config.sources] == [
         "parliament_written_questions",
         "parliament_written_statements",
+        "hansard",
+        "committee_publications",
         "feed",
     ]
     assert config.rule("send-workforce").events is None  # each kind's defaults
