@@ -13,13 +13,17 @@ import httpx
 
 from watcher.config import (
     FeedSourceConfig,
+    NiQuestionsSourceConfig,
     ParliamentSourceConfig,
+    ScottishQuestionsSourceConfig,
     SourceConfig,
     StatementsSourceConfig,
 )
 from watcher.sources.base import Source
 from watcher.sources.feed import FeedSource
+from watcher.sources.ni import NiAssemblyQuestions
 from watcher.sources.parliament import ParliamentWrittenQuestions
+from watcher.sources.scottish import ScottishParliamentQuestions
 from watcher.sources.statements import ParliamentWrittenStatements
 
 Clock = Callable[[], datetime]
@@ -49,10 +53,26 @@ def _feed(
     return FeedSource(c, user_agent, transport, clock)
 
 
+def _scottish(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, ScottishQuestionsSourceConfig)
+    return ScottishParliamentQuestions(c, user_agent, transport)
+
+
+def _ni(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, NiQuestionsSourceConfig)
+    return NiAssemblyQuestions(c, user_agent, transport)
+
+
 SOURCES: dict[str, SourceFactory] = {
     "parliament_written_questions": _parliament,
     "parliament_written_statements": _statements,
     "feed": _feed,
+    "scottish_parliament_questions": _scottish,
+    "ni_assembly_questions": _ni,
 }
 
 
