@@ -192,6 +192,10 @@ def parse_year(
         try:
             if since is not None and until is not None and not _touched(value, since, until):
                 continue
+        except ParseError as exc:
+            problems.append(f"question {ref.strip().upper()}: {exc}")
+            continue
+        try:
             records.append(parse_question(value, source_id))
         except ParseError as exc:
             problems.append(str(exc))
