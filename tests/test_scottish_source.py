@@ -115,6 +115,8 @@ def test_years_to_read_include_the_previous_year_early_in_a_year() -> None:
     assert years_to_read(date(2024, 1, 12), date(2024, 1, 15), 60) == [2023, 2024]
     assert years_to_read(date(2024, 6, 12), date(2024, 6, 15), 60) == [2024]
     assert years_to_read(date(2023, 12, 29), date(2024, 1, 2), 0) == [2023, 2024]
+    # A catch-up from early January reads December's file too, whatever today is.
+    assert years_to_read(date(2024, 1, 8), date(2026, 6, 1), 60) == [2023, 2024, 2025, 2026]
 
 
 def test_the_listing_is_the_windows_written_questions_each_whole(
@@ -288,10 +290,11 @@ subscriptions:
     body = message.get_body(("plain",))
     assert body is not None
     text = body.get_content()
-    assert "Additional Support for Learning Staff" in text
+    assert "Additional Support for Learning]] Staff" in text  # the heading, marked
     assert "question?ref=S6W-24101" in text
     assert SCOTTISH_PARLIAMENT_LICENCE in " ".join(text.split())
     assert "S6O-03001" not in text  # the oral question says it too
+    assert "question?ref=S6W-23950" in text  # lodged in December, in 2023's file
 
     again = watcher(config, "run", "--once", "--since", "2024-01-08")
     assert again.returncode == 0, again.stderr

@@ -240,8 +240,8 @@ def _without_query(url: str) -> str:
 def _devolved_summary(s: ScottishQuestionsSourceConfig | NiQuestionsSourceConfig) -> str:
     limits = (
         f"year files up to {s.max_bytes // (1024 * 1024)} MB within "
-        f"{format_duration(s.deadline)}, previous year read for {s.previous_year_days} days "
-        "into a new one, "
+        f"{format_duration(s.deadline)}, the year before read for windows starting within "
+        f"{s.previous_year_days} days of 1 January, "
         if isinstance(s, ScottishQuestionsSourceConfig)
         else ""
     )

@@ -209,7 +209,7 @@ class ScottishQuestionsSourceConfig(_DevolvedQuestionsConfig):
     every: PollInterval = timedelta(hours=1)
     max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
     deadline: Timeout = timedelta(minutes=5)  # one year's file, arriving whole
-    # For this many days after 1 January the previous year's file is read too: questions
+    # A window starting within this many days of 1 January reads the year before too: questions
     # lodged in December are answered in January, and stay in their lodging year's file.
     previous_year_days: int = Field(default=60, ge=0, le=366)
 

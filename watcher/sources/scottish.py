@@ -5,9 +5,9 @@ The Parliament publishes every question of a year as one JSON array
 and each item whole: the question, and its answer once given. So ``list`` does all the work and
 ``fetch`` has nothing to fetch:
 
-    years      every year the window touches; and, for ``previous_year_days`` after 1 January,
-               the year before (December's questions are answered in January, and stay in
-               their lodging year's file)
+    years      every year the window touches; and, when the window starts within
+               ``previous_year_days`` of 1 January, the year before (December's questions
+               are answered in January, and stay in their lodging year's file)
     each year  a conditional GET with the validators the cursor kept for that year: an
                unchanged file costs a 304 and lists nothing; a changed one is read whole
                within ``max_bytes`` and ``deadline`` (``PoliteClient``)
@@ -146,9 +146,11 @@ class ScottishParliamentQuestions:
 def years_to_read(since: date, until: date, previous_year_days: int) -> list[int]:
     """The years whose files hold the window's questions, oldest first (a later year's copy
     of a question wins)."""
-    years = set(range(min(since, until).year, until.year + 1))
-    if (until - date(until.year, 1, 1)).days < previous_year_days:
-        years.add(until.year - 1)
+    start = min(since, until)
+    years = set(range(start.year, until.year + 1))
+    # Early in the window's first year, the year before still has questions being answered.
+    if (start - date(start.year, 1, 1)).days < previous_year_days:
+        years.add(start.year - 1)
     return sorted(years)
 
 
