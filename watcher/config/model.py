@@ -203,12 +203,62 @@ class FeedSourceConfig(_Frozen):
         return OPEN_GOVERNMENT_LICENCE if host.lower() == GOV_UK_HOST else ""
 
 
+SCOTTISH_PARLIAMENT_DATA = "https://data.parliament.scot"
+NI_ASSEMBLY_DATA = "https://data.niassembly.gov.uk"
+
+
+class _DevolvedQuestionsConfig(_Frozen):
+    """What both devolved written-question sources set (``watcher.sources.scottish``, ``.ni``)."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    # Questions listed are those lodged or answered within this many days before today.
+    lookback_days: int = Field(default=3, ge=0, le=366)
+    timeout: Timeout = timedelta(seconds=30)  # each socket operation
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: Duration = timedelta(seconds=1)
+    max_retry_after: Duration = timedelta(minutes=2)
+
+    @field_validator("base_url", check_fields=False)
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v.rstrip("/")
+
+
+class ScottishQuestionsSourceConfig(_DevolvedQuestionsConfig):
+    """Scottish Parliament written questions: one JSON file per year, read whole."""
+
+    kind: Literal["scottish_parliament_questions"]
+    base_url: str = SCOTTISH_PARLIAMENT_DATA
+    # A year's file is tens of MB and has no date filter: hourly, conditionally, is plenty
+    # for answers that are published once a day.
+    every: PollInterval = timedelta(hours=1)
+    max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    deadline: Timeout = timedelta(minutes=5)  # one year's file, arriving whole
+    # A window starting within this many days of 1 January reads the year before too: questions
+    # lodged in December are answered in January, and stay in their lodging year's file.
+    previous_year_days: int = Field(default=60, ge=0, le=366)
+
+
+class NiQuestionsSourceConfig(_DevolvedQuestionsConfig):
+    """Northern Ireland Assembly written questions answered in the window (AIMS JSON)."""
+
+    kind: Literal["ni_assembly_questions"]
+    base_url: str = NI_ASSEMBLY_DATA
+    every: PollInterval = timedelta(minutes=30)
+    max_concurrency: int = Field(default=2, ge=1, le=8)
+    max_per_second: float = Field(default=2.0, gt=0, le=20)
+
+
 SourceConfig = Annotated[
     ParliamentSourceConfig
     | StatementsSourceConfig
     | FeedSourceConfig
     | HansardSourceConfig
-    | CommitteePublicationsSourceConfig,
+    | CommitteePublicationsSourceConfig
+    | ScottishQuestionsSourceConfig
+    | NiQuestionsSourceConfig,
     Field(discriminator="kind"),
 ]
 

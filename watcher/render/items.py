@@ -338,7 +338,8 @@ def change_key_html() -> Markup:
 def _house(house: str | None) -> str | None:
     if not house:
         return None
-    return house if house.lower().startswith("house of") else f"House of {house}"
+    # Westminster's two Houses are "the House of ..."; a devolved parliament says its name.
+    return f"House of {house}" if house.lower() in ("commons", "lords") else house
 
 
 def _person(p: Person | None) -> str | None:

@@ -15,7 +15,9 @@ from watcher.config import (
     CommitteePublicationsSourceConfig,
     FeedSourceConfig,
     HansardSourceConfig,
+    NiQuestionsSourceConfig,
     ParliamentSourceConfig,
+    ScottishQuestionsSourceConfig,
     SourceConfig,
     StatementsSourceConfig,
 )
@@ -23,7 +25,9 @@ from watcher.sources.base import Source
 from watcher.sources.committees import CommitteePublications
 from watcher.sources.feed import FeedSource
 from watcher.sources.hansard import HansardContributions
+from watcher.sources.ni import NiAssemblyQuestions
 from watcher.sources.parliament import ParliamentWrittenQuestions
+from watcher.sources.scottish import ScottishParliamentQuestions
 from watcher.sources.statements import ParliamentWrittenStatements
 
 Clock = Callable[[], datetime]
@@ -67,12 +71,28 @@ def _committees(
     return CommitteePublications(c, user_agent, transport)
 
 
+def _scottish(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, ScottishQuestionsSourceConfig)
+    return ScottishParliamentQuestions(c, user_agent, transport)
+
+
+def _ni(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, NiQuestionsSourceConfig)
+    return NiAssemblyQuestions(c, user_agent, transport)
+
+
 SOURCES: dict[str, SourceFactory] = {
     "parliament_written_questions": _parliament,
     "parliament_written_statements": _statements,
     "feed": _feed,
     "hansard": _hansard,
     "committee_publications": _committees,
+    "scottish_parliament_questions": _scottish,
+    "ni_assembly_questions": _ni,
 }
 
 
