@@ -234,3 +234,27 @@ def test_respacing_is_no_change(text: str, data: st.DataObject) -> None:
     respaced = "".join(data.draw(st.sampled_from(SPACES)) if ch.isspace() else ch for ch in text)
     assert changes(text, respaced) is None
     assert all(p.kind is Kind.SAME for p in word_diff(text, respaced))
+
+
+def test_a_long_answer_corrected_in_one_place_is_diffed_without_stalling() -> None:
+    # Two 40,000-word answers: aligning them word by word took 20-40 s and held the send.
+    body = " ".join(f"w{i % 997} x{i}" for i in range(20_000))
+    old = f"{body} the old ending."
+    new = f"{body} the corrected ending."
+    found = changes(old, new)
+    assert found is not None
+    [passage] = found.passages
+    assert [(p.kind, p.text) for p in passage.pieces if p.kind is not Kind.SAME] == [
+        (Kind.REMOVED, "old"),
+        (Kind.ADDED, "corrected"),
+    ]
+
+
+def test_a_difference_too_long_to_align_is_shown_removed_and_added_whole() -> None:
+    old = " ".join(f"a{i}" for i in range(25_000))
+    new = " ".join(f"b{i}" for i in range(25_000))
+    found = changes(f"Start. {old} End.", f"Start. {new} End.")
+    assert found is not None
+    kinds = [p.kind for passage in found.passages for p in passage.pieces]
+    assert kinds.count(Kind.REMOVED) == 1
+    assert kinds.count(Kind.ADDED) == 1

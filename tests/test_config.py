@@ -44,8 +44,20 @@ def test_example_config_loads_with_everything_it_documents() -> None:
     assert config.channels[0].kind == "smtp"
     assert config.channels[0].host == "smtp.example.org"
     assert "special educational needs" in config.synonyms["SEND"]
-    rule = config.rule("send-workforce")
-    assert rule.events == (EventType.ANSWERED, EventType.CORRECTED)
+    assert [s.kind for s in config.sources] == [
+        "parliament_written_questions",
+        "parliament_written_statements",
+        "hansard",
+        "committee_publications",
+        "feed",
+    ]
+    assert config.rule("send-workforce").events is None  # each kind's defaults
+    assert config.rule("educational-psychologists").events == (
+        EventType.TABLED,
+        EventType.HOLDING,
+        EventType.ANSWERED,
+        EventType.CORRECTED,
+    )
     subs = config.resolved_subscriptions()
     assert subs[0].channel == "email"
     assert subs[0].to == ("policy@example.org",)

@@ -115,11 +115,11 @@ def test_health_names_a_failing_source_while_the_heartbeat_is_fresh_and_recovers
             assert "event=poll_done source=broken" in logged()
 
 
-def test_a_job_that_raises_makes_health_unhealthy_at_once(
+def test_a_send_that_fails_on_a_broken_template_makes_health_unhealthy(
     tmp_path: Path, api: FakeParliamentAPI
 ) -> None:
-    # A scheduled poll looks back from today: today's answer matches and is sent at once, and
-    # this template fails with a Python error rather than a template error: the send raises.
+    # A scheduled poll looks back from today: today's answer matches and is sent soon after,
+    # and this template fails with a Python error: the delivery fails, naming the template.
     api.add_copy("8602", new_uin="99004", answered=date.today())
     templates = tmp_path / "templates"
     templates.mkdir()
@@ -130,18 +130,18 @@ def test_a_job_that_raises_makes_health_unhealthy_at_once(
         extra=f"templates: {templates}",
     )
     with running(config) as logged:
-        result = health_until(config, lambda r: "raised" in r.stderr)
+        result = health_until(config, lambda r: "send failed" in r.stderr, "--max-failures", "1")
         assert result.returncode == 1
         assert re.search(
-            r"^unhealthy: poll written-questions raised an exception \(a bug\) on its last run "
-            r"at \S+Z: ZeroDivisionError: integer division or modulo by zero$",
+            r"^unhealthy: send failed its last run at \S+Z: .*digest\.txt\.j2: line 1: "
+            r"template error: ZeroDivisionError: integer division or modulo by zero$",
             result.stderr,
             re.MULTILINE,
         ), result.stderr
         assert "Traceback" not in result.stderr
         text = logged()
-        assert "event=job_raised job=poll:written-questions" in text
-        assert "Traceback" in text  # the bug's traceback is in the service's log, for fixing it
+        assert "event=delivery_failed" in text
+        assert "event=job_raised" not in text  # a broken template is the config's, not a bug
 
 
 def test_health_reads_what_the_service_left_in_its_data_folder(tmp_path: Path) -> None:
@@ -163,3 +163,27 @@ def test_health_reads_what_the_service_left_in_its_data_folder(tmp_path: Path) -
     assert bad.returncode == 2
     assert "--max-failures: invalid _at_least_one value" not in bad.stderr
     assert "'0' is not a whole number of 1 or more" in bad.stderr
+
+
+def test_several_sources_polled_together_send_each_subscription_one_message(
+    tmp_path: Path, api: FakeParliamentAPI
+) -> None:
+    # Two sources find today's answer at the first tick; an immediate subscription gets one
+    # message holding both, not one message per source.
+    api.add_copy("8602", new_uin="99005", answered=date.today())
+    sources = SOURCE.format(id="commons-team", url=api.base_url) + SOURCE.format(
+        id="lords-team", url=api.base_url
+    )
+    config = write_config(tmp_path, sources)
+    outbox = tmp_path / "data" / "outbox"
+    with running(config) as logged:
+        deadline = time.monotonic() + 120
+        while "event=delivery_sent" not in logged():
+            assert time.monotonic() < deadline, logged()
+            time.sleep(0.5)
+        time.sleep(2)  # a second message, if one were coming, would follow straight away
+        text = logged()
+    assert text.count("event=poll_done") >= 2
+    assert text.count("event=delivery_sent") == 1
+    [message] = outbox.glob("*.eml")
+    assert "Subject: [watcher] 2 new answers" in message.read_text()  # one found by each

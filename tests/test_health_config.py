@@ -4,10 +4,11 @@ operators resolve like subscriptions, and mistakes name the key and the problem.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import get_args
 
 import pytest
 
-from watcher.config import SourceHealth, parse
+from watcher.config import SourceConfig, SourceHealth, parse
 from watcher.errors import ConfigError
 
 SOURCES = """
@@ -111,3 +112,12 @@ channels:
 def test_operator_mistakes_name_the_key(operators: str, path: str, fragment: str) -> None:
     found = problems(SOURCES + SMTP + "operators:\n" + operators)
     assert any(p == path and fragment in m for p, m in found), found
+
+
+def test_every_source_config_class_takes_the_health_keys() -> None:
+    # A source kind added without the SourceHealth base would still poll, with default
+    # health settings its config could not change: caught here.
+    union, *_ = get_args(SourceConfig)
+    kinds = get_args(union)
+    assert len(kinds) >= 3
+    assert [k.__name__ for k in kinds if not issubclass(k, SourceHealth)] == []

@@ -215,10 +215,42 @@ class _Block:
         return any("\n" in t.space for t in firsts)
 
 
+# Above this many words in the part of an answer that differs, the words are not aligned one
+# by one (SequenceMatcher is quadratic: two 40,000-word answers took 20-40 s and would hold a
+# send): the differing part is shown as removed and added whole.
+MAX_ALIGNED = 20_000
+
+
+def _opcodes(a: Sequence[str], b: Sequence[str]) -> list[tuple[str, int, int, int, int]]:
+    """``SequenceMatcher.get_opcodes`` of ``a`` and ``b``, with what they begin and end with
+    alike set aside first (linear), and no alignment of a middle too long to align."""
+    start = 0
+    limit = min(len(a), len(b))
+    while start < limit and a[start] == b[start]:
+        start += 1
+    end = 0
+    while end < limit - start and a[len(a) - 1 - end] == b[len(b) - 1 - end]:
+        end += 1
+    ea, eb = len(a) - end, len(b) - end
+    out: list[tuple[str, int, int, int, int]] = []
+    if start:
+        out.append(("equal", 0, start, 0, start))
+    if max(ea - start, eb - start) > MAX_ALIGNED:
+        out.append(("replace", start, ea, start, eb))
+    elif ea > start or eb > start:
+        matcher = SequenceMatcher(None, a[start:ea], b[start:eb], autojunk=False)
+        out += [
+            (tag, o1 + start, o2 + start, n1 + start, n2 + start)
+            for tag, o1, o2, n1, n2 in matcher.get_opcodes()
+        ]
+    if end:
+        out.append(("equal", ea, len(a), eb, len(b)))
+    return out
+
+
 def _blocks(a: Sequence[_Token], b: Sequence[_Token]) -> list[_Block]:
-    matcher = SequenceMatcher(None, [t.key for t in a], [t.key for t in b], autojunk=False)
     blocks: list[_Block] = []
-    for tag, o1, o2, n1, n2 in matcher.get_opcodes():
+    for tag, o1, o2, n1, n2 in _opcodes([t.key for t in a], [t.key for t in b]):
         block = _Block(tag == "equal", o1, o2, n1, n2)
         if blocks and not block.same and not blocks[-1].same:
             block = _join(blocks.pop(), block)

@@ -30,11 +30,12 @@ __all__ = ["LifeEvent", "changed", "events", "life_events"]
 
 def changed(entries: Sequence[ListEntry], known: Mapping[str, str]) -> list[ListEntry]:
     """The entries that are new or whose listed fingerprint differs from ``known`` (key ->
-    fingerprint), in listing order, each key once (an item can appear in several windows)."""
+    fingerprint), and every re-check, in listing order, each key once (an item can appear in
+    several windows)."""
     out: list[ListEntry] = []
     seen: set[str] = set()
     for entry in entries:
-        if entry.key in seen or known.get(entry.key) == entry.fingerprint:
+        if entry.key in seen or (known.get(entry.key) == entry.fingerprint and not entry.recheck):
             continue
         seen.add(entry.key)
         out.append(entry)

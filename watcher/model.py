@@ -187,6 +187,9 @@ class ListEntry:
     key: str
     fingerprint: str
     record: Record | None = None
+    # A re-read of an item whose listing has not changed (a daily check of recent answers):
+    # its record is compared with the stored one although the listing says nothing changed.
+    recheck: bool = False
 
 
 @dataclass(frozen=True)

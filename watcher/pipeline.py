@@ -86,6 +86,7 @@ class PollReport:
     ledger: int = 0
     error: str | None = None
     skipped: bool = False  # another replica holds the lease
+    notices: int = 0  # operator notices the poll stored (``operators.notify`` sends them)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
                 ledger=ledger,
                 error=error,
                 cursor=found.cursor,
-                health=sourcehealth.assess(service.config, state, found.listed, seen),
+                health=(health := sourcehealth.assess(service.config, state, found.listed, seen)),
             )
         )
     except StoreError as exc:
@@ -158,6 +159,7 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
         events=summary.events,
         ledger=summary.ledger,
         error=error,
+        notices=len(health.notices),
     )
     if error:
         log.warning(

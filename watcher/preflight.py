@@ -39,7 +39,9 @@ from watcher.config import (
     FeedSourceConfig,
     FilesChannelConfig,
     Loaded,
+    NiQuestionsSourceConfig,
     ParliamentSourceConfig,
+    ScottishQuestionsSourceConfig,
     SmtpChannelConfig,
     Subscription,
     format_duration,
@@ -235,6 +237,20 @@ def _without_query(url: str) -> str:
     return redact_url(base) + ("?…" if query else "")
 
 
+def _devolved_summary(s: ScottishQuestionsSourceConfig | NiQuestionsSourceConfig) -> str:
+    limits = (
+        f"year files up to {s.max_bytes // (1024 * 1024)} MB within "
+        f"{format_duration(s.deadline)}, the year before read for windows starting within "
+        f"{s.previous_year_days} days of 1 January, "
+        if isinstance(s, ScottishQuestionsSourceConfig)
+        else ""
+    )
+    return (
+        f"source {s.id}: {s.kind} {s.base_url} every {format_duration(s.every)}, "
+        f"lookback {s.lookback_days} days, {limits}timeout {format_duration(s.timeout)}"
+    )
+
+
 def _summary(config: Config, report: _Report) -> None:
     for s in config.sources:
         if isinstance(s, FeedSourceConfig):
@@ -243,6 +259,9 @@ def _summary(config: Config, report: _Report) -> None:
                 f"first poll alerts {s.lookback_days} days back, "
                 f"timeout {format_duration(s.timeout)}"
             )
+            continue
+        if isinstance(s, ScottishQuestionsSourceConfig | NiQuestionsSourceConfig):
+            report.say(_devolved_summary(s))
             continue
         windows = (
             f"windows {', '.join(s.windows)}, " if isinstance(s, ParliamentSourceConfig) else ""

@@ -1,7 +1,9 @@
 """APScheduler 3 wiring: one in-memory schedule per process, built from config.
 
-    every source      interval job (source.every, first run at start): poll, then send_due and
-                      operators.notify (the source health notices it stored)
+    every source      interval job (source.every, first run at start): poll, then ask for
+                      a send SEND_SETTLE later; polls ending close together share one send,
+                      so however many sources a tick polls, a subscription gets one message;
+                      a send is send_due and operators.notify (source health notices)
     every cadence     cron job at the cadence's local time (daily / weekly): send_due
     retries           interval job every few minutes: send_due and operators.notify (retries
                       whose time has come)
@@ -25,7 +27,7 @@ import functools
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -42,6 +44,8 @@ from watcher.pipeline import Service
 log = logging.getLogger(__name__)
 
 RETRY_EVERY = timedelta(minutes=5)
+SEND_SETTLE = timedelta(seconds=10)
+SEND_AFTER_POLLS = "send"
 HEARTBEAT_EVERY = timedelta(seconds=30)
 HEARTBEAT_FILE = "heartbeat"
 STARTING_FILE = "starting"
@@ -55,16 +59,17 @@ def build_scheduler(service: Service, health: JobHealth) -> BackgroundScheduler:
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600},
     )
     start = datetime.now(UTC)
+    send = functools.partial(_send_all, service)
+    send_soon = functools.partial(_send_soon, scheduler, health.track(SEND_AFTER_POLLS, send))
     for source in service.config.sources:
         job_id = f"poll:{source.id}"
         scheduler.add_job(
-            health.track(job_id, functools.partial(_poll_and_send, service, source.id)),
+            health.track(job_id, functools.partial(_poll, service, source.id, send_soon)),
             IntervalTrigger(seconds=source.every.total_seconds(), timezone=tz),
             id=job_id,
             name=job_id,
             next_run_time=start,
         )
-    send = functools.partial(pipeline.send_due, service)
     cadences = {s.digest for s in service.subscriptions if s.digest.kind != "immediate"}
     for cadence in cadences:
         assert cadence.at is not None
@@ -77,7 +82,7 @@ def build_scheduler(service: Service, health: JobHealth) -> BackgroundScheduler:
         job_id = f"digest:{cadence}"
         scheduler.add_job(health.track(job_id, send), trigger, id=job_id, name=job_id)
     scheduler.add_job(
-        health.track("retries", functools.partial(_send_all, service)),
+        health.track("retries", send),
         IntervalTrigger(seconds=RETRY_EVERY.total_seconds(), timezone=tz),
         id="retries",
         name="retries",
@@ -133,8 +138,24 @@ def starting_reason(data_dir: Path) -> str | None:
         return None
 
 
-def _poll_and_send(service: Service, source_id: str) -> list[Report]:
-    return [pipeline.poll(service, source_id), *_send_all(service)]
+def _poll(service: Service, source_id: str, send_soon: Callable[[], None]) -> list[Report]:
+    report = pipeline.poll(service, source_id)
+    if report.ledger or report.notices:  # something is owed to a subscriber or an operator
+        send_soon()
+    return [report]
+
+
+def _send_soon(scheduler: BackgroundScheduler, send: Callable[[], None]) -> None:
+    """Send what the polls just found, once the polls ending about now have all committed:
+    each call moves the one pending send to SEND_SETTLE from now."""
+    scheduler.add_job(
+        send,
+        "date",
+        run_date=datetime.now(UTC) + SEND_SETTLE,
+        id=SEND_AFTER_POLLS,
+        name=SEND_AFTER_POLLS,
+        replace_existing=True,
+    )
 
 
 def _send_all(service: Service) -> list[Report]:

@@ -1,8 +1,11 @@
-"""HTML from sources, made safe, flattened to plain text, and highlighted again; the changed
-passages of a correction (``watcher.changes``) marked up for reading.
+"""Text from sources, made safe and bounded, flattened to plain text, and highlighted again;
+the changed passages of a correction (``watcher.changes``) marked up for reading.
 
-``html_to_text`` and ``highlight_html`` share one walk over the markup, so an offset into the
-plain text (which is what the matcher reports) lands on the same character in the HTML.
+``html_to_text`` and ``highlight_html`` share one walk over the markup (``watcher.markup``), so
+an offset into the plain text (which is what the matcher reports) lands on the same character in
+the HTML. Hostile or broken text never raises and never costs more than linear time (n log n in
+the number of hits): lone surrogates and control characters are scrubbed, deep nesting is
+flattened, and a text longer than ``MAX_TEXT_CHARS`` is cut with a note saying so.
 Pure functions: no I/O.
 """
 
@@ -10,13 +13,31 @@ from __future__ import annotations
 
 import html as htmllib
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from html.parser import HTMLParser
+from heapq import heappop, heappush
+from itertools import pairwise
 
 import nh3
 
+from watcher import markup
 from watcher.changes import Change, Kind, Passage, Piece
+from watcher.model import Text
+
+# Plain text kept of one text. The longest written answers run to tens of thousands of
+# characters; a million is far beyond any real one, yet bounds what matching, highlighting and
+# one digest item cost (about a megabyte of e-mail).
+MAX_TEXT_CHARS = 1_000_000
+# Markup read of one text before sanitising: tables and links make HTML several times longer
+# than its text, so this cut only ever shortens a text that MAX_TEXT_CHARS would cut anyway.
+MAX_HTML_CHARS = 10 * MAX_TEXT_CHARS
+# An attribute value longer than this (an address, a title) is dropped: browsers stop at about
+# 2,000 characters of address, and nothing else we keep needs more.
+MAX_ATTRIBUTE_CHARS = 4096
+CUT_NOTE = (
+    f"[watcher: text cut at {MAX_TEXT_CHARS:,} characters; the full text is on the official page]"
+)
+_WORD_SEARCH = 1000  # how far back from a limit a cut looks for a space
 
 _ALLOWED_TAGS = {
     "a",
@@ -59,118 +80,137 @@ _ALLOWED_ATTRIBUTES = {
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan"},
 }
-_PARAGRAPH = {
-    "p",
-    "div",
-    "blockquote",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "table",
-    "ul",
-    "ol",
-    "pre",
-    "hr",
-}
-_LINE = {"br", "li", "tr", "caption"}
-_CELL = {"td", "th"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SCRUB_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]")
+_IRREGULAR = re.compile(r"\s\s+|[^\S ]")  # whitespace that plain text writes as one space
+
+
+def scrub(value: str) -> str:
+    """``value`` safe to store, encode and show: lone surrogates (from ``"\\ud800"`` in JSON)
+    become U+FFFD, a surrogate pair becomes the character it encodes, and control characters
+    other than tab, line feed and carriage return go. The controls that Python counts as
+    whitespace (VT, FF, FS, GS, RS, US, NEL) become a space, so words they separate stay apart.
+    Any other string is returned unchanged.
+    """
+    if _SURROGATE.search(value):
+        value = _SURROGATE.sub(_surrogate, value)
+    if _SCRUB_CONTROL.search(value):
+        value = _SCRUB_CONTROL.sub(_control, value)
+    return value
+
+
+def _surrogate(m: re.Match[str]) -> str:
+    pair = m.group()
+    if len(pair) == 1:
+        return "\ufffd"
+    return chr(0x10000 + ((ord(pair[0]) - 0xD800) << 10) + (ord(pair[1]) - 0xDC00))
+
+
+def _control(m: re.Match[str]) -> str:
+    return " " if m.group().isspace() else ""
 
 
 def sanitise_html(html: str) -> str:
-    """Keep formatting and links; drop scripts, styles, event handlers and unknown markup."""
-    return nh3.clean(
-        html,
+    """Keep formatting and links; drop scripts, styles, event handlers and unknown markup.
+
+    Takes any string: it is scrubbed first, markup nested deeper than the sanitiser handles in
+    linear time is flattened (``watcher.markup.defuse``), and attribute values longer than
+    ``MAX_ATTRIBUTE_CHARS`` are dropped.
+    """
+    clean = nh3.clean(
+        markup.defuse(scrub(html)),
         tags=_ALLOWED_TAGS,
         attributes=_ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
+        attribute_filter=_short_attribute,
     )
+    # Character references such as &#1; decode to control characters.
+    return scrub(clean)
+
+
+def _short_attribute(tag: str, attribute: str, value: str) -> str | None:
+    return value if len(value) <= MAX_ATTRIBUTE_CHARS else None
 
 
 def strip_control(value: str) -> str:
     """For header values: no CR/LF or other control characters, single spaces."""
-    return " ".join(_CONTROL.sub(" ", value).split())
-
-
-@dataclass
-class _Node:
-    kind: str  # "tag" or "text"
-    raw: str  # the tag as written, or the decoded text
-    offsets: list[int | None]  # for text: plain offset of each character (None for whitespace)
-
-
-class _Walker(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.plain: list[str] = []
-        self.length = 0
-        self.nodes: list[_Node] = []
-        self._break = 0  # newlines owed before the next character
-        self._space = False  # a space owed before the next character
-
-    def _owe_break(self, n: int) -> None:
-        self._break = max(self._break, n)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.nodes.append(_Node("tag", self.get_starttag_text() or f"<{tag}>", []))
-        if tag in _PARAGRAPH:
-            self._owe_break(2)
-        elif tag in _LINE:
-            self._owe_break(1)
-        elif tag in _CELL:
-            self._space = True
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        self.nodes.append(_Node("tag", f"</{tag}>", []))
-        if tag in _PARAGRAPH:
-            self._owe_break(2)
-        elif tag in _LINE:
-            self._owe_break(1)
-        elif tag in _CELL:
-            self._space = True
-
-    def handle_data(self, data: str) -> None:
-        offsets: list[int | None] = []
-        for ch in data:
-            if ch.isspace():
-                self._space = True
-                offsets.append(None)
-                continue
-            if self.length:
-                sep = "\n" * self._break if self._break else (" " if self._space else "")
-                self.plain.append(sep)
-                self.length += len(sep)
-            self._break = 0
-            self._space = False
-            offsets.append(self.length)
-            self.plain.append(ch)
-            self.length += 1
-        self.nodes.append(_Node("text", data, offsets))
-
-
-def _walk(html: str) -> _Walker:
-    walker = _Walker()
-    walker.feed(html)
-    walker.close()
-    return walker
+    return " ".join(scrub(_CONTROL.sub(" ", value)).split())
 
 
 def html_to_text(html: str) -> str:
-    """Readable plain text: paragraphs separated by a blank line, runs of spaces folded."""
-    return "".join(_walk(html).plain)
+    """Readable plain text: paragraphs separated by a blank line, runs of spaces folded.
+
+    Takes any string (it is scrubbed first); linear in its length.
+    """
+    return markup.walk(scrub(html))
 
 
 def text_to_html(text: str) -> str:
     """Plain text (a source without markup) as paragraphs of HTML."""
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", scrub(text)) if p.strip()]
     return "".join("<p>" + htmllib.escape(p).replace("\n", "<br>") + "</p>" for p in paragraphs)
+
+
+# --- building a Text -----------------------------------------------------------------------
+
+
+def from_html(html: str) -> Text:
+    """A source's HTML as a ``Text``: sanitised, and its plain text by ``html_to_text``.
+
+    A text longer than ``MAX_TEXT_CHARS`` characters of plain text (or ``MAX_HTML_CHARS`` of
+    markup) is cut at a space before the limit, the markup closed, and ``CUT_NOTE`` added as a
+    last paragraph, so both forms say so. ``plain`` is always ``html_to_text`` of the
+    returned ``html``.
+    """
+    return _build(html[:MAX_HTML_CHARS], cut=len(html) > MAX_HTML_CHARS)
+
+
+def from_plain(plain: str) -> Text:
+    """A source's plain text as a ``Text``: paragraphs at blank lines, line breaks kept, cut as
+    ``from_html`` cuts."""
+    return _build(text_to_html(plain[:MAX_HTML_CHARS]), cut=len(plain) > MAX_HTML_CHARS)
+
+
+def _build(html: str, cut: bool) -> Text:
+    safe = sanitise_html(html)
+    nodes: list[markup.Node] = []
+    plain = markup.walk(safe, nodes)
+    if len(plain) > MAX_TEXT_CHARS:
+        safe, cut = _cut(safe, nodes, _boundary(plain, MAX_TEXT_CHARS)), True
+    if not cut:
+        return Text(html=safe, plain=plain)
+    safe += f"<p>{htmllib.escape(CUT_NOTE, quote=False)}</p>"
+    return Text(html=safe, plain=html_to_text(safe))
+
+
+def _boundary(plain: str, limit: int) -> int:
+    """How many characters of ``plain`` to keep: up to the last space or line break within
+    ``limit``, unless there is none near it (one enormous word), then ``limit``."""
+    space = max(plain.rfind(" ", 0, limit + 1), plain.rfind("\n", 0, limit + 1))
+    return space if space > limit - _WORD_SEARCH else limit
+
+
+def _cut(html: str, nodes: list[markup.Node], keep: int) -> str:
+    """``html`` (well formed, as the sanitiser writes it) up to the ``keep``-th character of
+    its plain text, with the elements open there closed."""
+    open_names: list[str] = []
+    for node in nodes:
+        if node.kind == markup.START and node.name not in markup.VOID:
+            open_names.append(node.name)
+        elif node.kind == markup.END and open_names and open_names[-1] == node.name:
+            open_names.pop()  # the sanitiser's markup is well formed: it closes the last opened
+        elif node.kind == markup.TEXT and node.size and node.at + node.size > keep:
+            head = html[: node.start]
+            if node.at < keep:
+                end = _Offsets(node).raw(keep - node.at - 1) + 1
+                head += htmllib.escape(node.raw[:end], quote=False)
+            return head + "".join(f"</{name}>" for name in reversed(open_names))
+    return html
+
+
+# --- highlighting --------------------------------------------------------------------------
 
 
 def highlight_html(
@@ -179,28 +219,111 @@ def highlight_html(
     open_tag: str = "<mark>",
     close_tag: str = "</mark>",
 ) -> str:
-    """Wrap the characters that ``spans`` (offsets into ``html_to_text(html)``) cover.
+    """Wrap the characters that ``spans`` (offsets into the plain text of ``html``) cover.
 
-    A span that crosses markup is marked piecewise, so the result stays well formed.
+    The plain text is ``html_to_text(html)`` for markup that ``sanitise_html`` wrote, as every
+    ``Text.html`` is; ``html`` is walked as given (not scrubbed again), so the offsets of a text
+    stored before scrubbing existed still land where they did. A span that crosses markup is
+    marked piecewise, so the result stays well formed. Where spans overlap, a character belongs
+    to the first in sorted order; whitespace between two characters of one span belongs to it.
+    Linear in the markup, n log n in the spans.
     """
     wanted = sorted(spans)
     if not wanted:
         return html
+    marks = _segments(wanted)
+    nodes: list[markup.Node] = []
+    plain = markup.walk(html, nodes)
     out: list[str] = []
-    for node in _walk(html).nodes:
-        if node.kind == "tag":
+    i = 0
+    for node in nodes:
+        if node.kind != markup.TEXT:
             out.append(node.raw)
             continue
-        marks = _marks(node.offsets, wanted)
-        i = 0
-        while i < len(node.raw):
-            j = i
-            while j < len(node.raw) and marks[j] == marks[i]:
-                j += 1
-            chunk = htmllib.escape(node.raw[i:j], quote=False)
-            out.append(f"{open_tag}{chunk}{close_tag}" if marks[i] else chunk)
-            i = j
+        first, last = node.at, node.at + node.size
+        while i < len(marks) and marks[i][1] <= first:
+            i += 1
+        j = i
+        while j < len(marks) and marks[j][0] < last:
+            j += 1
+        if not node.size or j == i:
+            out.append(htmllib.escape(node.raw, quote=False))
+        else:
+            out.append(_mark_node(node, plain, marks[i:j], open_tag, close_tag))
     return "".join(out)
+
+
+def _segments(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """The marked stretches of the plain text, in order: ``(start, end, n)``, ``n`` the 1-based
+    index among the sorted ``spans`` of the first span covering each character in it."""
+    points = sorted({p for span in spans for p in span})
+    active: list[tuple[int, int]] = []  # a heap of (index, end); ended spans leave lazily
+    out: list[tuple[int, int, int]] = []
+    i = 0
+    for here, there in pairwise(points):
+        while i < len(spans) and spans[i][0] <= here:
+            i += 1
+            heappush(active, (i, spans[i - 1][1]))
+        while active and active[0][1] <= here:
+            heappop(active)
+        if not active:
+            continue
+        n = active[0][0]
+        if out and out[-1][2] == n and out[-1][1] == here:
+            out[-1] = (out[-1][0], there, n)
+        else:
+            out.append((here, there, n))
+    return out
+
+
+def _mark_node(
+    node: markup.Node,
+    plain: str,
+    marks: Sequence[tuple[int, int, int]],
+    open_tag: str,
+    close_tag: str,
+) -> str:
+    offsets = _Offsets(node)
+    data, at = node.raw, node.at
+    out: list[str] = []
+    pos = 0
+    for start, end, _ in marks:
+        s, e = max(start, at) - at, min(end, at + node.size) - at
+        # A space at either end of a stretch has a differently marked character beside it.
+        if plain[at + s] == " ":
+            s += 1
+        if e > s and plain[at + e - 1] == " ":
+            e -= 1
+        if s >= e:
+            continue
+        raw_start, raw_end = offsets.raw(s), offsets.raw(e - 1) + 1
+        out.append(htmllib.escape(data[pos:raw_start], quote=False))
+        out.append(open_tag + htmllib.escape(data[raw_start:raw_end], quote=False) + close_tag)
+        pos = raw_end
+    out.append(htmllib.escape(data[pos:], quote=False))
+    return "".join(out)
+
+
+class _Offsets:
+    """Where each character of a text node's plain text is in its decoded text: the plain text
+    is the words joined by single spaces, so only other whitespace moves the two apart."""
+
+    __slots__ = ("_extra", "_lead", "_spaces")
+
+    def __init__(self, node: markup.Node) -> None:
+        self._lead = node.lead
+        self._spaces: list[int] = []  # plain offset of each space that stands for other whitespace
+        self._extra: list[int] = []  # characters of whitespace dropped up to and including it
+        extra = 0
+        for m in _IRREGULAR.finditer(node.raw, node.lead):
+            self._spaces.append(m.start() - node.lead - extra)
+            extra += m.end() - m.start() - 1
+            self._extra.append(extra)
+
+    def raw(self, k: int) -> int:
+        """The offset in the decoded text of the plain text's ``k``-th character (not a space)."""
+        n = bisect_right(self._spaces, k)
+        return self._lead + k + (self._extra[n - 1] if n else 0)
 
 
 def highlight_text(
@@ -225,27 +348,6 @@ def _merge(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
-
-
-def _marks(offsets: list[int | None], spans: list[tuple[int, int]]) -> list[int]:
-    """Per character: the 1-based index of the span covering it, or 0."""
-
-    def covering(pos: int) -> int:
-        for n, (start, end) in enumerate(spans, 1):
-            if start <= pos < end:
-                return n
-        return 0
-
-    marks = [0 if off is None else covering(off) for off in offsets]
-    # Whitespace between two characters of the same span belongs to the span.
-    for i, off in enumerate(offsets):
-        if off is not None:
-            continue
-        before = next((marks[k] for k in range(i - 1, -1, -1) if offsets[k] is not None), 0)
-        after = next((marks[k] for k in range(i + 1, len(offsets)) if offsets[k] is not None), 0)
-        if before and before == after:
-            marks[i] = before
-    return marks
 
 
 def mark_change_html(change: Change, styles: Mapping[Kind, str]) -> str:

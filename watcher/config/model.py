@@ -30,6 +30,8 @@ from watcher.model import EventType
 
 DEFAULT_CONFIG_PATH = "config/watcher.yaml"
 PARLIAMENT_API = "https://questions-statements-api.parliament.uk"
+HANSARD_API = "https://hansard-api.parliament.uk"
+COMMITTEES_API = "https://committees-api.parliament.uk"
 BUILTIN_CHANNEL = "files"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
@@ -112,14 +114,13 @@ class SourceHealth(_Frozen):
 # --- sources -------------------------------------------------------------------------------
 
 
-class _ParliamentApiConfig(SourceHealth):
-    """What every source reading the Written Questions & Statements API sets."""
+class _ParliamentHttpConfig(SourceHealth):
+    """What every source reading one of Parliament's JSON APIs by date window sets."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     base_url: str = PARLIAMENT_API
     every: PollInterval = timedelta(minutes=15)
     lookback_days: int = Field(default=3, ge=0, le=366)
-    houses: tuple[Literal["Commons", "Lords"], ...] = ("Commons", "Lords")
     page_size: int = Field(default=100, ge=1, le=100)
     timeout: Timeout = timedelta(seconds=30)
     max_concurrency: int = Field(default=2, ge=1, le=8)
@@ -136,6 +137,12 @@ class _ParliamentApiConfig(SourceHealth):
         return v.rstrip("/")
 
 
+class _ParliamentApiConfig(_ParliamentHttpConfig):
+    """What every source reading the Written Questions & Statements API sets."""
+
+    houses: tuple[Literal["Commons", "Lords"], ...] = ("Commons", "Lords")
+
+
 class ParliamentSourceConfig(_ParliamentApiConfig):
     """The UK Parliament Written Questions API."""
 
@@ -146,12 +153,36 @@ class ParliamentSourceConfig(_ParliamentApiConfig):
         "corrected",
         "tabled",
     )
+    # Once a day, the details of answers given in the last ``recheck_days`` are read again
+    # (at most ``recheck_limit``), to find an answer edited past what the listing shows
+    # without being flagged as a correction. 0 days: never.
+    recheck_days: int = Field(default=7, ge=0, le=60)
+    recheck_limit: int = Field(default=100, ge=1, le=1000)
 
 
 class StatementsSourceConfig(_ParliamentApiConfig):
     """Written ministerial statements, from the same API (listed by the day they were made)."""
 
     kind: Literal["parliament_written_statements"]
+
+
+class HansardSourceConfig(_ParliamentApiConfig):
+    """Spoken and written contributions from the Hansard API's search, by sitting date."""
+
+    kind: Literal["hansard"]
+    base_url: str = HANSARD_API
+    contributions: tuple[Literal["Spoken", "Written"], ...] = ("Spoken", "Written")
+
+
+class CommitteePublicationsSourceConfig(_ParliamentHttpConfig):
+    """Committee publications (reports, responses, letters) from the Committees API."""
+
+    kind: Literal["committee_publications"]
+    base_url: str = COMMITTEES_API
+    # Which committees' publications; houses is applied to each publication's committee.
+    houses: tuple[Literal["Commons", "Lords", "Joint"], ...] = ("Commons", "Lords", "Joint")
+    committees: tuple[Annotated[int, Field(ge=1)], ...] = ()  # ids; () every committee
+    publication_types: tuple[Annotated[int, Field(ge=1)], ...] = ()  # type ids; () every type
 
 
 GOV_UK_HOST = "www.gov.uk"
@@ -173,16 +204,12 @@ class FeedSourceConfig(SourceHealth):
     # The line digests carry for this feed's entries; None: GOV.UK's Open Government Licence
     # for www.gov.uk feeds, else nothing. "" says nothing even for GOV.UK.
     licence: str | None = None
-    fetch_content: bool = False  # fetch each entry's page for its full text: not yet built
+    # GOV.UK's finder feeds carry a summary only: read each new or changed www.gov.uk entry's
+    # body from the Content API (``content_api``) as its ``content``.
+    fetch_content: bool = False
+    content_api: str = "https://www.gov.uk/api/content"
 
-    @field_validator("fetch_content")
-    @classmethod
-    def _not_yet(cls, v: bool) -> bool:
-        if v:
-            raise ValueError("true is not supported yet: entries carry the feed's own text")
-        return v
-
-    @field_validator("url")
+    @field_validator("url", "content_api")
     @classmethod
     def _url(cls, v: str) -> str:
         if not re.match(r"^https?://[^\s/?#]+[^\s]*$", v, re.IGNORECASE):
@@ -198,8 +225,62 @@ class FeedSourceConfig(SourceHealth):
         return OPEN_GOVERNMENT_LICENCE if host.lower() == GOV_UK_HOST else ""
 
 
+SCOTTISH_PARLIAMENT_DATA = "https://data.parliament.scot"
+NI_ASSEMBLY_DATA = "https://data.niassembly.gov.uk"
+
+
+class _DevolvedQuestionsConfig(SourceHealth):
+    """What both devolved written-question sources set (``watcher.sources.scottish``, ``.ni``)."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    # Questions listed are those lodged or answered within this many days before today.
+    lookback_days: int = Field(default=3, ge=0, le=366)
+    timeout: Timeout = timedelta(seconds=30)  # each socket operation
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: Duration = timedelta(seconds=1)
+    max_retry_after: Duration = timedelta(minutes=2)
+
+    @field_validator("base_url", check_fields=False)
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"{v!r} is not an http(s) URL")
+        return v.rstrip("/")
+
+
+class ScottishQuestionsSourceConfig(_DevolvedQuestionsConfig):
+    """Scottish Parliament written questions: one JSON file per year, read whole."""
+
+    kind: Literal["scottish_parliament_questions"]
+    base_url: str = SCOTTISH_PARLIAMENT_DATA
+    # A year's file is tens of MB and has no date filter: hourly, conditionally, is plenty
+    # for answers that are published once a day.
+    every: PollInterval = timedelta(hours=1)
+    max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    deadline: Timeout = timedelta(minutes=5)  # one year's file, arriving whole
+    # A window starting within this many days of 1 January reads the year before too: questions
+    # lodged in December are answered in January, and stay in their lodging year's file.
+    previous_year_days: int = Field(default=60, ge=0, le=366)
+
+
+class NiQuestionsSourceConfig(_DevolvedQuestionsConfig):
+    """Northern Ireland Assembly written questions answered in the window (AIMS JSON)."""
+
+    kind: Literal["ni_assembly_questions"]
+    base_url: str = NI_ASSEMBLY_DATA
+    every: PollInterval = timedelta(minutes=30)
+    max_concurrency: int = Field(default=2, ge=1, le=8)
+    max_per_second: float = Field(default=2.0, gt=0, le=20)
+
+
 SourceConfig = Annotated[
-    ParliamentSourceConfig | StatementsSourceConfig | FeedSourceConfig,
+    ParliamentSourceConfig
+    | StatementsSourceConfig
+    | FeedSourceConfig
+    | HansardSourceConfig
+    | CommitteePublicationsSourceConfig
+    | ScottishQuestionsSourceConfig
+    | NiQuestionsSourceConfig,
     Field(discriminator="kind"),
 ]
 

@@ -7,6 +7,7 @@ matcher and the digest read this, so nothing here does I/O.
 from __future__ import annotations
 
 from watcher.kinds.base import Kind, LifeEvent, Stored
+from watcher.kinds.devolved import NI_ASSEMBLY_QUESTIONS, SCOTTISH_PARLIAMENT_QUESTIONS
 from watcher.kinds.published import (
     COMMITTEE_PUBLICATIONS,
     FEED_ENTRIES,
@@ -24,6 +25,8 @@ KINDS: dict[str, Kind] = {
         FEED_ENTRIES,
         HANSARD_CONTRIBUTIONS,
         COMMITTEE_PUBLICATIONS,
+        SCOTTISH_PARLIAMENT_QUESTIONS,
+        NI_ASSEMBLY_QUESTIONS,
     )
 }
 

@@ -39,7 +39,7 @@ HANSARD_CONTRIBUTIONS = Kind(
     name="hansard_contribution",
     noun="contribution",
     texts=("text",),
-    facets=("house", "member", "section"),
+    facets=("house", "member", "section", "category"),  # category: Spoken or Written
     licence=OPEN_PARLIAMENT_LICENCE,
     licence_url=OPEN_PARLIAMENT_LICENCE_URL,
 )

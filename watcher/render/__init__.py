@@ -224,6 +224,12 @@ class Renderer:
             return template.render(context)
         except jinja2.TemplateError as exc:
             raise self._error(name, exc) from exc
+        except Exception as exc:
+            line = _template_line(exc, template)
+            at = f"line {line}: " if line else ""
+            origin = template.filename or f"{self._origin}/{name}"
+            problem = f"{at}template error: {type(exc).__name__}: {exc}"
+            raise ConfigError(origin, [("", problem)]) from exc
 
     def _error(self, name: str, exc: jinja2.TemplateError) -> ConfigError:
         # Name the file the error is in: an included partial, not always ``name``.
@@ -244,6 +250,17 @@ def source_licences(config: Config) -> dict[str, Licence]:
             url = OPEN_GOVERNMENT_LICENCE_URL if line == OPEN_GOVERNMENT_LICENCE else ""
             out[s.id] = Licence(line, url)
     return out
+
+
+def _template_line(exc: Exception, template: jinja2.Template) -> int | None:
+    """The template line a Python error was raised on, from its traceback."""
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == template.filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def _one_line(value: str, limit: int) -> str:

@@ -179,7 +179,8 @@ def view(item: DigestItem) -> ItemView:
             f"UIN {g.uin}" + (f" (tabled {long_date(g.date_tabled)})" if g.date_tabled else "")
             for g in (q.grouped if q else ())
         ),
-        attachments=tuple(_link(a) for a in r.attachments),
+        # Not the page the item links to already (a one-document committee publication).
+        attachments=tuple(_link(a) for a in r.attachments if q or a.url != r.url),
         rules=item.rule_ids,
         why=explain(item.hits).removeprefix("matched").lstrip(": "),
         url=_safe_url(r.url),
@@ -231,7 +232,10 @@ _SITES = (  # most specific first
 
 def _texts(r: Record, hits: tuple[Hit, ...]) -> tuple[TextView, ...]:
     out = []
+    title = " ".join(r.title.split())
     for name, value in r.texts.items():
+        if " ".join(value.plain.split()) == title:
+            continue  # a text that only says the title again (a publication's description)
         html, text = _mark_html(value, _spans(hits, name)), _mark_text(value, _spans(hits, name))
         if html is not None and text is not None:
             out.append(TextView(_TEXT_LABELS.get(name, name.replace("_", " ").title()), html, text))
@@ -334,7 +338,8 @@ def change_key_html() -> Markup:
 def _house(house: str | None) -> str | None:
     if not house:
         return None
-    return house if house.lower().startswith("house of") else f"House of {house}"
+    # Westminster's two Houses are "the House of ..."; a devolved parliament says its name.
+    return f"House of {house}" if house.lower() in ("commons", "lords") else house
 
 
 def _person(p: Person | None) -> str | None:

@@ -12,14 +12,22 @@ from datetime import UTC, datetime
 import httpx
 
 from watcher.config import (
+    CommitteePublicationsSourceConfig,
     FeedSourceConfig,
+    HansardSourceConfig,
+    NiQuestionsSourceConfig,
     ParliamentSourceConfig,
+    ScottishQuestionsSourceConfig,
     SourceConfig,
     StatementsSourceConfig,
 )
 from watcher.sources.base import Source
+from watcher.sources.committees import CommitteePublications
 from watcher.sources.feed import FeedSource
+from watcher.sources.hansard import HansardContributions
+from watcher.sources.ni import NiAssemblyQuestions
 from watcher.sources.parliament import ParliamentWrittenQuestions
+from watcher.sources.scottish import ScottishParliamentQuestions
 from watcher.sources.statements import ParliamentWrittenStatements
 
 Clock = Callable[[], datetime]
@@ -32,7 +40,7 @@ def _parliament(
     c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
 ) -> Source:
     assert isinstance(c, ParliamentSourceConfig)
-    return ParliamentWrittenQuestions(c, user_agent, transport)
+    return ParliamentWrittenQuestions(c, user_agent, transport, clock)
 
 
 def _statements(
@@ -49,10 +57,42 @@ def _feed(
     return FeedSource(c, user_agent, transport, clock)
 
 
+def _hansard(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, HansardSourceConfig)
+    return HansardContributions(c, user_agent, transport)
+
+
+def _committees(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, CommitteePublicationsSourceConfig)
+    return CommitteePublications(c, user_agent, transport)
+
+
+def _scottish(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, ScottishQuestionsSourceConfig)
+    return ScottishParliamentQuestions(c, user_agent, transport)
+
+
+def _ni(
+    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
+) -> Source:
+    assert isinstance(c, NiQuestionsSourceConfig)
+    return NiAssemblyQuestions(c, user_agent, transport)
+
+
 SOURCES: dict[str, SourceFactory] = {
     "parliament_written_questions": _parliament,
     "parliament_written_statements": _statements,
     "feed": _feed,
+    "hansard": _hansard,
+    "committee_publications": _committees,
+    "scottish_parliament_questions": _scottish,
+    "ni_assembly_questions": _ni,
 }
 
 

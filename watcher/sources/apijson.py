@@ -47,9 +47,13 @@ def _type_name(kind: type[Any]) -> str:
 
 
 def check(value: Any, name: str, kind: type[T]) -> T:
+    """``value`` if it is a ``kind``; a string scrubbed of lone surrogates and control
+    characters (``text.scrub``), which a JSON ``\\ud800`` escape or a stray NUL brings."""
     # bool is an int in Python but never an integer in JSON.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ParseError(f"field {name}: expected {_type_name(kind)}, got {value!r:.40}")
+    if isinstance(value, str):
+        return text.scrub(value)  # type: ignore[return-value]  # T is str here
     return value
 
 
@@ -80,9 +84,10 @@ def day(v: Mapping[str, Any], name: str) -> date | None:
 
 
 def sanitised(html: str) -> Text | None:
-    safe = text.sanitise_html(html)
-    plain = text.html_to_text(safe)
-    return Text(html=safe, plain=plain) if plain else None
+    """Sanitised HTML and its plain text, cut at ``text.MAX_TEXT_CHARS`` with a note; None
+    when it says nothing."""
+    found = text.from_html(html)
+    return found if found.plain else None
 
 
 def html_field(v: Mapping[str, Any], name: str) -> Text | None:

@@ -23,6 +23,12 @@ The cursor's idea of "changed" is the store's: both compare fingerprints, and bo
 by one commit. A failed poll (network, limits, a document with no readable entry) returns the
 error and no cursor, so the store keeps its records and the cursor it had.
 
+With ``fetch_content``, an entry on www.gov.uk that would make an event (new, or changed, and
+not quiet) is listed without its record, and ``fetch`` reads its page's body from the GOV.UK
+Content API (``govuk``) as its ``content``: a page that cannot be read is that entry's error,
+so it is neither stored nor announced until a later poll of this process reads it (after a
+restart, it is stored with the feed's summary alone).
+
 Every request goes through ``PoliteClient``, with the config's ``timeout`` as the deadline for
 the whole answer and its 10 MB limit; feedparser never fetches anything itself.
 """
@@ -32,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -45,6 +51,7 @@ from watcher.logs import q
 from watcher.model import ListEntry, Record
 from watcher.sources.base import Cursor, Fetched, Listing
 from watcher.sources.feed_parse import parse_feed
+from watcher.sources.govuk import content_of, is_gov_uk
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +72,8 @@ class FeedSource:
     ) -> None:
         self._config = config
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._waiting: dict[str, Record] = {}  # listed entries whose content ``fetch`` reads
+        self._unread: set[str] = set()  # entries whose content could not be read: try again
         seconds = config.timeout.total_seconds()
         self._client = PoliteClient(
             base_url=None,
@@ -112,18 +121,58 @@ class FeedSource:
             len(parsed.records),
             len(quiet),
         )
+        self._waiting = {
+            r.key: r
+            for r in parsed.records
+            if self._config.fetch_content
+            and r.key not in quiet
+            and is_gov_uk(r.url)
+            and (r.key in self._unread or _news(r, memory))
+        }
         return Listing(
-            tuple(ListEntry(r.key, r.fingerprint, r) for r in parsed.records),
+            tuple(
+                ListEntry(r.key, r.fingerprint, None if r.key in self._waiting else r)
+                for r in parsed.records
+            ),
             cursor=remembered.cursor(response.validators),
             quiet=quiet,
         )
 
     def fetch(self, entries: Sequence[ListEntry]) -> Fetched:
-        """Nothing to fetch: the listing carried every entry whole."""
-        return Fetched(tuple((e.record, e.fingerprint) for e in entries if e.record is not None))
+        """The listing carried every entry whole, but for GOV.UK pages whose body the Content
+        API gives (``fetch_content``)."""
+        records: list[tuple[Record, str]] = []
+        errors: list[tuple[str, SourceError]] = []
+        for e in entries:
+            if e.record is not None:
+                records.append((e.record, e.fingerprint))
+                continue
+            listed = self._waiting.get(e.key)
+            if listed is None:
+                errors.append((e.key, SourceError("not in the feed's last listing")))
+                continue
+            try:
+                body = content_of(self._client, self._config.content_api, listed.url)
+            except SourceError as exc:
+                logger.warning(
+                    "event=content_failed source=%s key=%s error=%s", self.id, e.key, q(exc)
+                )
+                self._unread.add(e.key)
+                errors.append((e.key, exc))
+                continue
+            self._unread.discard(e.key)
+            texts = {**listed.texts, "content": body} if body is not None else listed.texts
+            records.append((replace(listed, texts=texts), e.fingerprint))
+        return Fetched(tuple(records), tuple(errors))
 
     def close(self) -> None:
         self._client.close()
+
+
+def _news(r: Record, memory: Memory) -> bool:
+    """Whether ``r`` is new to the feed's memory or changed since: what a poll announces."""
+    seen = memory.entries.get(r.key)
+    return seen is None or seen.fingerprint != r.fingerprint[:_FP]
 
 
 # --- memory: pure ---------------------------------------------------------------------------

@@ -129,7 +129,7 @@ def _key(entry_id: str | None, link: str | None, title: str, texts: Mapping[str,
 
 
 def _str(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+    return text.scrub(value).strip() or None if isinstance(value, str) else None
 
 
 def _web(value: Any) -> str | None:
@@ -145,7 +145,7 @@ def _plain_title(entry: Mapping[str, Any]) -> str:
     value = _str(entry.get("title")) or ""
     if detail.get("type") in _HTML_TYPES:
         return text.html_to_text(text.sanitise_html(value))
-    return value
+    return text.scrub(value)
 
 
 def _text(detail: Mapping[str, Any] | None) -> Text | None:
@@ -154,10 +154,8 @@ def _text(detail: Mapping[str, Any] | None) -> Text | None:
     value = detail.get("value")
     if not isinstance(value, str) or not value.strip():
         return None
-    html = value if detail.get("type") in _HTML_TYPES else text.text_to_html(value)
-    safe = text.sanitise_html(html)
-    plain = text.html_to_text(safe)
-    return Text(html=safe, plain=plain) if plain.strip() else None
+    found = text.from_html(value) if detail.get("type") in _HTML_TYPES else text.from_plain(value)
+    return found if found.plain.strip() else None
 
 
 def _first_content(entry: Mapping[str, Any]) -> Text | None:

@@ -11,9 +11,9 @@ a ``Record``. ``parse_question`` is pure; everything that touches the network go
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,7 +35,6 @@ from watcher.sources.apijson import (
     optional,
     person,
     required,
-    sanitised,
 )
 from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
 
@@ -60,8 +59,10 @@ class ParliamentWrittenQuestions:
         config: ParliamentSourceConfig,
         user_agent: str,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._config = config
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._client = PoliteClient(
             base_url=config.base_url,
             user_agent=user_agent,
@@ -80,6 +81,7 @@ class ParliamentWrittenQuestions:
 
     def list(self, since: date, until: date, cursor: Cursor | None = None) -> Listing:
         entries: dict[str, ListEntry] = {}
+        answered: dict[str, date] = {}  # answers (not holding) in the listing, by key
         for window in self._config.windows:
             low, high = WINDOW_PARAMS[window]
             for house in self._config.houses:
@@ -91,7 +93,7 @@ class ParliamentWrittenQuestions:
                     "includeWithdrawn": "true",
                 }
                 try:
-                    self._page_through(params, entries)
+                    self._page_through(params, entries, answered)
                 except SourceError as exc:
                     logger.warning(
                         "event=list_failed source=%s window=%s house=%s entries=%d error=%r",
@@ -109,9 +111,51 @@ class ParliamentWrittenQuestions:
             until,
             len(entries),
         )
-        return Listing(tuple(entries.values()))
+        new_cursor = self._recheck(entries, answered, cursor or {})
+        return Listing(tuple(entries.values()), cursor=new_cursor)
 
-    def _page_through(self, params: dict[str, str], entries: dict[str, ListEntry]) -> None:
+    def _recheck(
+        self, entries: dict[str, ListEntry], answered: Mapping[str, date], cursor: Cursor
+    ) -> Cursor:
+        """Read again the details of recent answers, once a day, and put them in ``entries``
+        as re-checks; the cursor says when the source was first polled and last re-checked.
+
+        The listing shows 255 characters of an answer and a correction flag, so an answer
+        edited further on without the flag lists exactly as before: only its detail shows it.
+        The first re-check waits 24 hours after the first poll, whose details are fresh."""
+        now = self._clock()
+        first = _when(cursor.get("first_poll")) or now
+        last = _when(cursor.get("rechecked"))
+        out = {**cursor, "first_poll": first.isoformat()}
+        days = self._config.recheck_days
+        due = (last or first) + RECHECK_EVERY <= now
+        if not days or not due:
+            return out
+        oldest = now.date() - timedelta(days=days)
+        recent = sorted(
+            (k for k, day in answered.items() if day >= oldest),
+            key=lambda k: (answered[k], k),
+            reverse=True,
+        )[: self._config.recheck_limit]
+        fetched = self.fetch([entries[k] for k in recent])
+        for record, listed in fetched.records:
+            entries[record.key] = ListEntry(record.key, listed, record, recheck=True)
+        logger.info(
+            "event=recheck_done source=%s answers=%d errors=%d",
+            self.id,
+            len(fetched.records),
+            len(fetched.errors),
+        )
+        if fetched.errors:
+            return out  # tried again at the next poll: a missed edit is worth a few requests
+        return {**out, "rechecked": now.isoformat()}
+
+    def _page_through(
+        self,
+        params: dict[str, str],
+        entries: dict[str, ListEntry],
+        answered: dict[str, date],
+    ) -> None:
         """Add every entry of one filtered listing to ``entries``, page by page."""
         skip = 0
         while True:
@@ -123,6 +167,9 @@ class ParliamentWrittenQuestions:
                 key = _key(value)
                 # An item can be listed by several windows; the latest listing wins.
                 entries[key] = ListEntry(key=key, fingerprint=fingerprint_of(value))
+                day = _answer_day(value)
+                if day is not None:
+                    answered[key] = day
             skip += len(values)
             if skip >= total:
                 return
@@ -181,6 +228,27 @@ class ParliamentWrittenQuestions:
         self._client.close()
 
 
+RECHECK_EVERY = timedelta(days=1)
+
+
+def _when(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None  # a cursor this release did not write: start again
+
+
+def _answer_day(value: Mapping[str, Any]) -> date | None:
+    """The day a listed question was answered in full (not a holding answer), if it was."""
+    raw = value.get("dateAnswered")
+    if not isinstance(raw, str) or value.get("answerIsHolding") or value.get("isWithdrawn"):
+        return None
+    try:
+        return datetime.fromisoformat(raw).date()
+    except ValueError:
+        return None
+
+
 def _describe(params: Mapping[str, object]) -> str:
     return ",".join(f"{k}={v}" for k, v in params.items())
 
@@ -212,7 +280,8 @@ def _parse(v: Mapping[str, Any], source_id: str, key: str) -> Record:
     if date_tabled is None or not uin:
         raise ParseError("fields dateTabled and uin: both are needed for the question's address")
     question_text = optional(v, "questionText", str)
-    question = sanitised(text.text_to_html(question_text)) if question_text else None
+    question = text.from_plain(question_text) if question_text else None
+    question = question if question and question.plain else None
     answer = html_field(v, "answerText")
     date_answered = day(v, "dateAnswered")
     if flag(v, "isWithdrawn"):
