@@ -36,6 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from watcher import backtest
+from watcher.kinds.questions import written_question
 from watcher.match import Document, matches, parse
 from watcher.model import Person, Record, Status, Text
 from watcher.store import Store, open_store
@@ -179,10 +180,9 @@ class Corpus:
                     cut = rng.randrange(len(answer) // 2, len(answer))
                     cut = answer.rfind(" ", 0, cut) + 1
                     answer = f"{answer[:cut]}the {phrase} {answer[cut:]}"
-            yield Record(
+            yield written_question(
                 source=SOURCE,
                 key=str(1_000_000 + i),
-                kind="written_question",
                 title=heading,
                 url=f"https://questions-statements.parliament.uk/written-questions/detail/{answered}/{i}",
                 status=Status.ANSWERED,

@@ -56,6 +56,7 @@ from vocabulary import (
     TOPICS,
 )
 
+from watcher.kinds.questions import question_facets
 from watcher.match import (
     And,
     Document,
@@ -74,7 +75,7 @@ from watcher.match import (
 )
 from watcher.match.literals import WordSpec, word_specs
 from watcher.match.tokens import strip_accents
-from watcher.model import EventType, Person
+from watcher.model import EventType, Person, QuestionBody, Status
 
 SYNONYMS = {
     "SEND": ["special educational needs", "SEN", '"special educational needs and disabilities"'],
@@ -198,14 +199,15 @@ class Workload:
                     year2=rng.randint(2010, 2024),
                 )
             )
-        meta = Metadata(
+        body = QuestionBody(
+            Status.ANSWERED,
             department=DEPARTMENTS[dept],
             department_id=dept + 1,
             house=rng.choice(["Commons", "Commons", "Lords"]),
             asked_by=Person(rng.randint(1, 5000), "A Member"),
-            kind="written_question",
         )
-        return {"heading": heading, "question": question, "answer": " ".join(answer)}, meta
+        meta = Metadata(facets=question_facets(body), kind="written_question", source="wq")
+        return {"title": heading, "question": question, "answer": " ".join(answer)}, meta
 
 
 _WEIGHTS: dict[tuple[int, float], list[float]] = {}

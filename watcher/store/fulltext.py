@@ -25,13 +25,13 @@ texts, the facets and the body, picked out of the record's JSON without building
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from itertools import pairwise
 from typing import Any
 
 from pydantic import TypeAdapter
+from pydantic_core import from_json
 from sqlalchemy import (
     Connection,
     Date,
@@ -246,7 +246,7 @@ def match_inputs(conn: Connection, source: str, keys: Iterable[str]) -> dict[str
                 record.c.source == source, record.c.key.in_(chunk)
             )
         )
-        out.update((key, _match_input(json.loads(data))) for key, data in rows)
+        out.update((key, _match_input(from_json(data))) for key, data in rows)
     return out
 
 
