@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 
-from watcher.config.model import SourceHealth
+from watcher.config.sources import SourceHealth
 from watcher.workdays import working_time
 
 

@@ -4,6 +4,8 @@ Nothing downstream sees a raw dict. Unknown keys and bad values are errors namin
 key path (``channels[0].port``) and the problem; the CLI turns ``ConfigError`` into exit code 2.
 
     model.py     the shape: one frozen pydantic model per section, every value checked
+    sources.py   the sources' sections, one model per kind, and their health settings
+    base.py      durations as written (15m) and the frozen base model
     reading.py   file → YAML → ${VAR} → Config, and every error message
     advice.py    warnings about a valid config that probably does not do what was meant
 
@@ -16,32 +18,34 @@ Shape (see ``config/watcher.example.yaml`` for the documented version)::
 from __future__ import annotations
 
 from watcher.config.advice import ConfigWarning
+from watcher.config.base import format_duration
 from watcher.config.model import (
     BUILTIN_CHANNEL,
     DEFAULT_CONFIG_PATH,
-    PARLIAMENT_API,
     Cadence,
     ChannelConfig,
-    CommitteePublicationsSourceConfig,
     Config,
-    FeedSourceConfig,
     FilesChannelConfig,
-    HansardSourceConfig,
-    NiQuestionsSourceConfig,
     Operator,
     OperatorConfig,
-    ParliamentSourceConfig,
     RuleConfig,
-    ScottishQuestionsSourceConfig,
     SmtpChannelConfig,
+    Subscription,
+    SubscriptionConfig,
+)
+from watcher.config.reading import Loaded, load, parse, read, read_text
+from watcher.config.sources import (
+    PARLIAMENT_API,
+    CommitteePublicationsSourceConfig,
+    FeedSourceConfig,
+    HansardSourceConfig,
+    NiQuestionsSourceConfig,
+    ParliamentSourceConfig,
+    ScottishQuestionsSourceConfig,
     SourceConfig,
     SourceHealth,
     StatementsSourceConfig,
-    Subscription,
-    SubscriptionConfig,
-    format_duration,
 )
-from watcher.config.reading import Loaded, load, parse, read, read_text
 
 __all__ = [
     "BUILTIN_CHANNEL",
