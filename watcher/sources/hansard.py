@@ -29,11 +29,11 @@ import httpx
 from watcher import text
 from watcher.config import HansardSourceConfig
 from watcher.errors import ParseError, SourceError
-from watcher.http import PoliteClient
 from watcher.kinds.base import facets
 from watcher.model import Record, Text, fingerprint_of
 from watcher.sources.apijson import check, day, optional
 from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
+from watcher.sources.common import api_client
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +65,7 @@ class HansardContributions:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._config = config
-        self._client = PoliteClient(
-            base_url=config.base_url,
-            user_agent=user_agent,
-            timeout=config.timeout.total_seconds(),
-            max_concurrency=config.max_concurrency,
-            max_per_second=config.max_per_second,
-            retries=config.retries,
-            backoff=config.backoff.total_seconds(),
-            max_retry_after=config.max_retry_after.total_seconds(),
-            transport=transport,
-        )
+        self._client = api_client(config, user_agent, transport)
         self._lock = threading.Lock()
         self._listed: dict[str, _Listed] = {}  # the last listing's entries without a record
 

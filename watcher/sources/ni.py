@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -29,13 +28,13 @@ import httpx
 
 from watcher.config import NiQuestionsSourceConfig
 from watcher.errors import ParseError, SourceError
-from watcher.http import PoliteClient
 from watcher.kinds.devolved import NI_ASSEMBLY_QUESTIONS, NI_HOUSE
 from watcher.kinds.questions import written_question
 from watcher.logs import q
 from watcher.model import ListEntry, Person, Record, Status, fingerprint_of
 from watcher.sources.apijson import day
 from watcher.sources.base import Cursor, Fetched, Listing
+from watcher.sources.common import api_client, fetch_each
 from watcher.sources.devolved import (
     html_or_plain,
     ident,
@@ -65,17 +64,7 @@ class NiAssemblyQuestions:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._config = config
-        self._client = PoliteClient(
-            base_url=config.base_url,
-            user_agent=user_agent,
-            timeout=config.timeout.total_seconds(),
-            max_concurrency=config.max_concurrency,
-            max_per_second=config.max_per_second,
-            retries=config.retries,
-            backoff=config.backoff.total_seconds(),
-            max_retry_after=config.max_retry_after.total_seconds(),
-            transport=transport,
-        )
+        self._client = api_client(config, user_agent, transport)
 
     @property
     def id(self) -> str:
@@ -110,35 +99,7 @@ class NiAssemblyQuestions:
         return Listing(tuple(entries.values()), error=error)
 
     def fetch(self, entries: Sequence[ListEntry]) -> Fetched:
-        def one(entry: ListEntry) -> Record | SourceError:
-            try:
-                return self._fetch_one(entry.key)
-            except SourceError as exc:
-                return exc
-
-        records: list[tuple[Record, str]] = [
-            (e.record, e.fingerprint) for e in entries if e.record is not None
-        ]
-        errors: list[tuple[str, SourceError]] = []
-        wanted = [e for e in entries if e.record is None]
-        with ThreadPoolExecutor(
-            max_workers=self._config.max_concurrency, thread_name_prefix=f"fetch-{self.id}"
-        ) as pool:
-            for entry, result in zip(wanted, pool.map(one, wanted), strict=True):
-                if isinstance(result, SourceError):
-                    logger.warning(
-                        "event=fetch_failed source=%s key=%s error=%s",
-                        self.id,
-                        entry.key,
-                        q(result),
-                    )
-                    errors.append((entry.key, result))
-                else:
-                    records.append((result, entry.fingerprint))
-        logger.info(
-            "event=fetch_done source=%s records=%d errors=%d", self.id, len(records), len(errors)
-        )
-        return Fetched(records=tuple(records), errors=tuple(errors))
+        return fetch_each(self.id, entries, self._fetch_one, self._config.max_concurrency)
 
     def _fetch_one(self, key: str) -> Record:
         body = self._client.get_json(DETAIL_PATH, {"documentId": key})

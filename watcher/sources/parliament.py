@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,6 @@ import httpx
 from watcher import text
 from watcher.config import ParliamentSourceConfig
 from watcher.errors import ParseError, SourceError
-from watcher.http import PoliteClient
 from watcher.kinds.questions import written_question
 from watcher.model import GroupedQuestion, Record, Status, fingerprint_of
 from watcher.sources.apijson import (
@@ -37,6 +35,7 @@ from watcher.sources.apijson import (
     required,
 )
 from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
+from watcher.sources.common import api_client, fetch_each
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +62,7 @@ class ParliamentWrittenQuestions:
     ) -> None:
         self._config = config
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._client = PoliteClient(
-            base_url=config.base_url,
-            user_agent=user_agent,
-            timeout=config.timeout.total_seconds(),
-            max_concurrency=config.max_concurrency,
-            max_per_second=config.max_per_second,
-            retries=config.retries,
-            backoff=config.backoff.total_seconds(),
-            max_retry_after=config.max_retry_after.total_seconds(),
-            transport=transport,
-        )
+        self._client = api_client(config, user_agent, transport)
 
     @property
     def id(self) -> str:
@@ -186,33 +175,7 @@ class ParliamentWrittenQuestions:
                 return
 
     def fetch(self, entries: Sequence[ListEntry]) -> Fetched:
-        def one(entry: ListEntry) -> Record | SourceError:
-            try:
-                return self._fetch_one(entry.key)
-            except SourceError as exc:
-                return exc
-
-        with ThreadPoolExecutor(
-            max_workers=self._config.max_concurrency, thread_name_prefix=f"fetch-{self.id}"
-        ) as pool:
-            results = pool.map(one, entries)
-            records: list[tuple[Record, str]] = []
-            errors: list[tuple[str, SourceError]] = []
-            for entry, result in zip(entries, results, strict=True):
-                if isinstance(result, SourceError):
-                    logger.warning(
-                        "event=fetch_failed source=%s key=%s error=%r",
-                        self.id,
-                        entry.key,
-                        str(result),
-                    )
-                    errors.append((entry.key, result))
-                else:
-                    records.append((result, entry.fingerprint))
-        logger.info(
-            "event=fetch_done source=%s records=%d errors=%d", self.id, len(records), len(errors)
-        )
-        return Fetched(records=tuple(records), errors=tuple(errors))
+        return fetch_each(self.id, entries, self._fetch_one, self._config.max_concurrency)
 
     def _fetch_one(self, key: str) -> Record:
         path = f"{LIST_PATH}/{key}"
