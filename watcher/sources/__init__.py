@@ -8,19 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
-from watcher.config import (
-    CommitteePublicationsSourceConfig,
-    FeedSourceConfig,
-    HansardSourceConfig,
-    NiQuestionsSourceConfig,
-    ParliamentSourceConfig,
-    ScottishQuestionsSourceConfig,
-    SourceConfig,
-    StatementsSourceConfig,
-)
+from watcher.config import SourceConfig
 from watcher.sources.base import Source
 from watcher.sources.committees import CommitteePublications
 from watcher.sources.feed import FeedSource
@@ -32,67 +24,18 @@ from watcher.sources.statements import ParliamentWrittenStatements
 
 Clock = Callable[[], datetime]
 # (config, user agent, transport, clock) -> Source. The transport replaces the network (tests,
-# demo); the clock is the service's, for a source that remembers when things happened.
-SourceFactory = Callable[[SourceConfig, str, httpx.BaseTransport | None, Clock], Source]
-
-
-def _parliament(
-    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
-) -> Source:
-    assert isinstance(c, ParliamentSourceConfig)
-    return ParliamentWrittenQuestions(c, user_agent, transport, clock)
-
-
-def _statements(
-    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
-) -> Source:
-    assert isinstance(c, StatementsSourceConfig)
-    return ParliamentWrittenStatements(c, user_agent, transport)
-
-
-def _feed(
-    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
-) -> Source:
-    assert isinstance(c, FeedSourceConfig)
-    return FeedSource(c, user_agent, transport, clock)
-
-
-def _hansard(
-    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
-) -> Source:
-    assert isinstance(c, HansardSourceConfig)
-    return HansardContributions(c, user_agent, transport)
-
-
-def _committees(
-    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
-) -> Source:
-    assert isinstance(c, CommitteePublicationsSourceConfig)
-    return CommitteePublications(c, user_agent, transport)
-
-
-def _scottish(
-    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
-) -> Source:
-    assert isinstance(c, ScottishQuestionsSourceConfig)
-    return ScottishParliamentQuestions(c, user_agent, transport)
-
-
-def _ni(
-    c: SourceConfig, user_agent: str, transport: httpx.BaseTransport | None, clock: Clock
-) -> Source:
-    assert isinstance(c, NiQuestionsSourceConfig)
-    return NiAssemblyQuestions(c, user_agent, transport)
-
+# demo); the clock is the service's, for a source that remembers when things happened. Each
+# takes its own kind's config: ``SourceConfig`` is told apart by ``kind``, the key here.
+SourceFactory = Callable[[Any, str, httpx.BaseTransport | None, Clock], Source]
 
 SOURCES: dict[str, SourceFactory] = {
-    "parliament_written_questions": _parliament,
-    "parliament_written_statements": _statements,
-    "feed": _feed,
-    "hansard": _hansard,
-    "committee_publications": _committees,
-    "scottish_parliament_questions": _scottish,
-    "ni_assembly_questions": _ni,
+    "parliament_written_questions": ParliamentWrittenQuestions,
+    "parliament_written_statements": ParliamentWrittenStatements,
+    "feed": FeedSource,
+    "hansard": HansardContributions,
+    "committee_publications": CommitteePublications,
+    "scottish_parliament_questions": ScottishParliamentQuestions,
+    "ni_assembly_questions": NiAssemblyQuestions,
 }
 
 

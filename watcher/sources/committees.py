@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
-from datetime import date
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -58,6 +58,7 @@ class CommitteePublications:
         config: CommitteePublicationsSourceConfig,
         user_agent: str,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,  # no use for one: its listing is dated
     ) -> None:
         self._config = config
         self._client = api_client(config, user_agent, transport)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -63,6 +63,7 @@ class HansardContributions:
         config: HansardSourceConfig,
         user_agent: str,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,  # no use for one: its listing is dated
     ) -> None:
         self._config = config
         self._client = api_client(config, user_agent, transport)

@@ -20,8 +20,8 @@ question summary, ``printquestionsummary.aspx?docid=``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import date
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -62,6 +62,7 @@ class NiAssemblyQuestions:
         config: NiQuestionsSourceConfig,
         user_agent: str,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,  # no use for one: its listing is dated
     ) -> None:
         self._config = config
         self._client = api_client(config, user_agent, transport)

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
-from datetime import date
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -75,6 +75,7 @@ class ScottishParliamentQuestions:
         config: ScottishQuestionsSourceConfig,
         user_agent: str,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,  # no use for one: its listing is dated
     ) -> None:
         self._config = config
         self._client = PoliteClient(

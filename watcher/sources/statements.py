@@ -15,8 +15,8 @@ reader needs, not the id of what it corrects.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import date
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -52,6 +52,7 @@ class ParliamentWrittenStatements:
         config: StatementsSourceConfig,
         user_agent: str,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], datetime] | None = None,  # no use for one: its listing is dated
     ) -> None:
         self._config = config
         self._client = api_client(config, user_agent, transport)
