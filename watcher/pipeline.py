@@ -4,10 +4,16 @@
 
     poll(service, source_id)                         every source.every
       1 lease      store.lease            one replica polls a source at a time
-      2 list       source.list            the window's listing pages → ListEntry (+ fingerprint)
-      3 select     diff.changed           only new entries or entries whose listing changed
-      4 fetch      source.fetch           detail of those → Record (full text, sanitised)
-      5 diff       diff.events            Record vs stored version → Event (answered, corrected ...)
+      2 list       source.list            the window's listing (from the source's cursor) →
+                                          ListEntry (+ fingerprint; a feed's carry their Record;
+                                          a daily re-check of recent answers is marked recheck)
+      3 select     diff.changed           only new entries, entries whose listing changed, and
+                                          re-checks
+      4 fetch      source.fetch           detail of those not carried whole → Record (full text,
+                                          sanitised; one bad item is that item's error)
+      5 diff       diff.events            Record vs stored version → Event, as its kind says
+                                          (a question's answered, corrected ...; published,
+                                          updated); none for the keys the listing keeps quiet
       6 match      match.match_events     Event × Rule → Match (with hits)
       7 ledger     _ledger                Match × Subscription → LedgerEntry
       8 health     incidents.decide       incidents opened or closed → a notice per operator
@@ -16,12 +22,15 @@
                                           item is an error on the source's state, what did
                                           arrive is kept (``operators.notify`` sends notices)
 
-    send_due(service)                     after each poll, at cadence times, every few minutes
+    send_due(service)                     shortly after polls (one send for polls ending
+                                          together), at cadence times, every few minutes
       1 retry      store.unsent_deliveries  earlier deliveries that failed, when their retry is due
       2 collect    store.pending            ledger rows created before digest.period_end(cadence)
       3 claim      store.create_delivery    the rows become one delivery (idempotency key)
-      4 digest     digest.build             one item per event, every matching rule named
-      5 render     renderer.email           Message (text + HTML, deterministic Message-ID)
+      4 digest     digest.build             one item per event, every matching rule named,
+                                            questions answered together as one item
+      5 render     renderer.email           Message (text + HTML, deterministic Message-ID,
+                                            each kind's licence line)
       6 deliver    channel.send → store.mark_sent     only after the peer accepted it;
                    DeliveryError → store.mark_failed  retried later with backoff
 
