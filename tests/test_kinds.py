@@ -5,6 +5,8 @@ read of them, and how a digest shows them (``watcher.kinds``, ``model``, ``match
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -296,3 +298,20 @@ def test_an_entry_of_a_feed_with_no_licence_named_carries_none() -> None:
     plain, _ = render(Event(EventType.UPDATED, entry()))
     assert "Updated" in plain
     assert "Licence" not in plain
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["watcher.diff", "watcher.match", "watcher.digest", "watcher.render", "watcher.kinds"],
+)
+def test_the_decisions_import_nothing_that_does_io(module: str) -> None:
+    # In a fresh interpreter: what this process already imported says nothing.
+    code = (
+        f"import sys, {module}; "
+        "print(sorted(m for m in ('httpx', 'sqlalchemy', 'psycopg', 'aiosmtpd', 'apscheduler', "
+        "'feedparser', 'smtplib') if m in sys.modules))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert found == "[]", f"{module} imports {found}"

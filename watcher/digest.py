@@ -15,14 +15,14 @@ occurs twice (clocks going back) is its first occurrence.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from watcher.config import Cadence, Subscription
 from watcher.kinds import kind_of
 from watcher.model import Digest, DigestItem, Event, EventType, Hit, QuestionBody
-from watcher.store.base import PendingItem
 
 # The order a reader wants: answers (and anything new) first, then what changed about earlier
 # ones, then questions still waiting.
@@ -90,7 +90,18 @@ def _instant(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
 
 
-def build(subscription: Subscription, items: Sequence[PendingItem], period_end: datetime) -> Digest:
+class Pending(Protocol):
+    """One ledger row as ``build`` reads it: the store's ``PendingItem``, seen without
+    importing the store (this module does no I/O)."""
+
+    @property
+    def event(self) -> Event: ...
+
+    @property
+    def hits(self) -> Mapping[str, tuple[Hit, ...]]: ...
+
+
+def build(subscription: Subscription, items: Sequence[Pending], period_end: datetime) -> Digest:
     """One subscription's digest: one ``DigestItem`` per event.
 
     An event that several of the subscription's rules matched appears once, naming each of those
