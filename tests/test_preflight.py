@@ -110,6 +110,23 @@ def test_the_summary_says_what_is_set_up_as_written(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()
 
 
+def test_the_summary_names_operators_and_each_sources_health_settings(tmp_path: Path) -> None:
+    text = (
+        BASE.replace(
+            "    lookback_days: 3\n",
+            "    lookback_days: 3\n    expect_new_within: 36h\n    failure_threshold: 5\n",
+        )
+        + "operators:\n  - channel: email\n    to: ops@example.org\n"
+    )
+    result = check(tmp_path, text)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "operator email:ops@example.org: channel=email to=ops@example.org" in result.stdout
+    assert (
+        "health written-questions: alert after 5 failed polls, 25% unparsable, "
+        "silent after 36h (working days)"
+    ) in result.stdout
+
+
 def test_an_existing_store_reports_its_schema(tmp_path: Path) -> None:
     from watcher.store import open_store
 

@@ -289,6 +289,18 @@ def _summary(config: Config, report: _Report) -> None:
             f"subscription {sub.id}: rules={','.join(sub.rules)} channel={sub.channel} "
             f"to={','.join(sub.to)} digest={sub.digest}"
         )
+    for op in config.resolved_operators():
+        report.say(f"operator {op.id}: channel={op.channel} to={','.join(op.to)}")
+    for s in config.sources:
+        quiet = (
+            f", silent after {format_duration(s.expect_new_within)} ({s.expect_new_days} days)"
+            if s.expect_new_within is not None
+            else ""
+        )
+        report.say(
+            f"health {s.id}: alert after {s.failure_threshold} failed polls, "
+            f"{s.parse_error_threshold:.0%} unparsable{quiet}"
+        )
 
 
 def _sender(config: Config, sub: Subscription) -> str:
