@@ -135,7 +135,8 @@ def test_templates_export_writes_the_built_ins_and_keeps_edits(tmp_path: Path) -
     folder = tmp_path / "templates"
     result = cli("templates", "export", str(folder))
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in folder.iterdir()) == sorted(TEMPLATES)
+    written = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.j2"))
+    assert written == sorted(TEMPLATES)
     builtin = Path(__file__).resolve().parents[1] / "watcher" / "templates"
     for name in TEMPLATES:
         assert (folder / name).read_text() == (builtin / name).read_text()

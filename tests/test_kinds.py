@@ -8,6 +8,7 @@ import dataclasses
 import subprocess
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -315,3 +316,19 @@ def test_the_decisions_import_nothing_that_does_io(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert found == "[]", f"{module} imports {found}"
+
+
+def test_each_kind_has_its_item_template_and_a_user_may_replace_one(tmp_path: Path) -> None:
+    (tmp_path / "items").mkdir()
+    (tmp_path / "items" / "item.txt.j2").write_text(
+        "ITEM {{ item.number }}: {{ item.heading_text }}\n"
+    )
+    renderer = Renderer(str(tmp_path))
+    renderer.check()
+    plain, _ = render(
+        Event(EventType.ANSWERED, question()),
+        Event(EventType.PUBLISHED, statement()),
+        renderer=renderer,
+    )
+    assert "ITEM 2: Special Educational Needs Workforce" in plain  # the statement, replaced
+    assert "1. Special Educational Needs\nAnswered | House of Commons | UIN 8602" in plain

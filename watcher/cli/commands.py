@@ -72,6 +72,7 @@ def templates(args: argparse.Namespace) -> int:
             print(f"kept {target} (it exists; --force overwrites it)")
             continue
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)  # items/ for the per-kind items
             target.write_text((builtin / name).read_text(encoding="utf-8"), encoding="utf-8")
         except OSError as exc:
             raise WatcherError(f"cannot write {target}: {exc.strerror or exc}") from exc

@@ -49,6 +49,8 @@ class Kind:
     facets: tuple[str, ...]
     licence: str  # the line its digests carry ("" when the source's config says it)
     licence_url: str = ""
+    # The digest item templates it is shown with: ``items/<template>.html.j2`` and ``.txt.j2``.
+    template: str = "item"
     events: tuple[EventType, ...] = (EventType.PUBLISHED, EventType.UPDATED)
     default_events: tuple[EventType, ...] = (EventType.PUBLISHED, EventType.UPDATED)
 

@@ -67,6 +67,7 @@ class Questions(Kind):
         EventType.WITHDRAWN,
     )
     default_events: tuple[EventType, ...] = (EventType.ANSWERED, EventType.CORRECTED)
+    template: str = "question"
 
     def meaningful(self, r: Record) -> dict[str, Any]:
         # Not the department's name (its id says it), the due date, named-day and interest

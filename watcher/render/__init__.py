@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -53,7 +54,16 @@ __all__ = [
 ]
 
 # The built-in templates, which ``watcher templates export`` writes out for editing.
-TEMPLATES = ("subject.txt.j2", "digest.txt.j2", "digest.html.j2")
+TEMPLATES = (
+    "subject.txt.j2",
+    "digest.txt.j2",
+    "digest.html.j2",
+    # One item of a digest, by its kind's ``template``: a question, or any other item.
+    "items/question.html.j2",
+    "items/question.txt.j2",
+    "items/item.html.j2",
+    "items/item.txt.j2",
+)
 LICENCE = OPEN_PARLIAMENT_LICENCE
 
 
@@ -160,7 +170,7 @@ class Renderer:
         footer; the channel sets the From header itself.
         """
         key = idempotency_key or _digest_key(digest)
-        items = [view(item) for item in digest.items]
+        items = [replace(view(item), number=n) for n, item in enumerate(digest.items, 1)]
         licences = self.licences(digest)
         rules = tuple(dict.fromkeys(r for item in digest.items for r in item.rule_ids))
         local_end = digest.period_end.astimezone(tz)

@@ -141,6 +141,8 @@ class ItemView:
     together: tuple[TogetherView, ...] = ()  # questions answered with this one
     details: tuple[tuple[str, str], ...] = ()
     site: str = "the Parliament website"  # where ``url`` leads: "Read it on ..."
+    template: str = "item"  # its kind's: templates items/<template>.html.j2 and .txt.j2
+    number: int = 0  # its place in the digest, from 1
 
 
 def view(item: DigestItem) -> ItemView:
@@ -188,6 +190,7 @@ def view(item: DigestItem) -> ItemView:
         together=tuple(_together(e) for e in item.together),
         details=() if q else _details(r),
         site=_site(r.url),
+        template=kind_of(r.kind).template,
     )
 
 
