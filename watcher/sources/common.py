@@ -5,16 +5,17 @@ entry's own."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
 from watcher.errors import SourceError
 from watcher.http import PoliteClient
 from watcher.model import ListEntry, Record
+from watcher.sources.apijson import list_page
 from watcher.sources.base import Fetched
 
 logger = logging.getLogger(__name__)
@@ -89,3 +90,31 @@ def fetch_each(
         "event=fetch_done source=%s records=%d errors=%d", source_id, len(records), len(errors)
     )
     return Fetched(records=tuple(records), errors=tuple(errors))
+
+
+def list_values(
+    client: PoliteClient, path: str, params: Mapping[str, str], page_size: int, source_id: str
+) -> Iterator[Mapping[str, Any]]:
+    """Every ``value`` of a Written Questions & Statements API listing (``{totalResults,
+    results: [{value}]}``), page by page with ``skip``/``take``. Raises ``SourceError`` for
+    a page that fails; the values before it have been yielded."""
+    skip = 0
+    while True:
+        total, values = list_page(
+            client.get_json(path, {**params, "skip": skip, "take": page_size})
+        )
+        yield from values
+        skip += len(values)
+        if skip >= total:
+            return
+        if not values:
+            # Never trust totalResults enough to loop on it: a server that runs dry early
+            # ends this listing, and the next poll will look again.
+            logger.warning(
+                "event=list_short source=%s total=%d got=%d params=%s",
+                source_id,
+                total,
+                skip,
+                ",".join(f"{k}={v}" for k, v in params.items()),
+            )
+            return

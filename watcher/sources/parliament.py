@@ -28,14 +28,13 @@ from watcher.sources.apijson import (
     day,
     flag,
     html_field,
-    list_page,
     nested,
     optional,
     person,
     required,
 )
 from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
-from watcher.sources.common import api_client, fetch_each
+from watcher.sources.common import api_client, fetch_each, list_values
 
 logger = logging.getLogger(__name__)
 
@@ -145,34 +144,16 @@ class ParliamentWrittenQuestions:
         entries: dict[str, ListEntry],
         answered: dict[str, date],
     ) -> None:
-        """Add every entry of one filtered listing to ``entries``, page by page."""
-        skip = 0
-        while True:
-            page = self._client.get_json(
-                LIST_PATH, {**params, "skip": skip, "take": self._config.page_size}
-            )
-            total, values = list_page(page)
-            for value in values:
-                key = _key(value)
-                # An item can be listed by several windows; the latest listing wins.
-                entries[key] = ListEntry(key=key, fingerprint=fingerprint_of(value))
-                day = _answer_day(value)
-                if day is not None:
-                    answered[key] = day
-            skip += len(values)
-            if skip >= total:
-                return
-            if not values:
-                # Never trust totalResults enough to loop on it: a server that runs dry early
-                # ends this listing, and the next poll will look again.
-                logger.warning(
-                    "event=list_short source=%s total=%d got=%d params=%s",
-                    self.id,
-                    total,
-                    skip,
-                    _describe(params),
-                )
-                return
+        """Add every entry of one filtered listing to ``entries``, page by page, and the day
+        of each full answer among them to ``answered``."""
+        pages = list_values(self._client, LIST_PATH, params, self._config.page_size, self.id)
+        for value in pages:
+            key = _key(value)
+            # An item can be listed by several windows; the latest listing wins.
+            entries[key] = ListEntry(key=key, fingerprint=fingerprint_of(value))
+            day = _answer_day(value)
+            if day is not None:
+                answered[key] = day
 
     def fetch(self, entries: Sequence[ListEntry]) -> Fetched:
         return fetch_each(self.id, entries, self._fetch_one, self._config.max_concurrency)
@@ -210,10 +191,6 @@ def _answer_day(value: Mapping[str, Any]) -> date | None:
         return datetime.fromisoformat(raw).date()
     except ValueError:
         return None
-
-
-def _describe(params: Mapping[str, object]) -> str:
-    return ",".join(f"{k}={v}" for k, v in params.items())
 
 
 def _key(value: Mapping[str, Any]) -> str:

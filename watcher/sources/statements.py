@@ -35,7 +35,7 @@ from watcher.sources.apijson import (
     required,
 )
 from watcher.sources.base import Cursor, Fetched, ListEntry, Listing
-from watcher.sources.common import api_client, fetch_each
+from watcher.sources.common import api_client, fetch_each, list_values
 
 logger = logging.getLogger(__name__)
 
@@ -92,29 +92,10 @@ class ParliamentWrittenStatements:
 
     def _page_through(self, params: dict[str, str], entries: dict[str, ListEntry]) -> None:
         """Add every entry of one House's listing to ``entries``, page by page."""
-        skip = 0
-        while True:
-            page = self._client.get_json(
-                LIST_PATH, {**params, "skip": skip, "take": self._config.page_size}
-            )
-            total, values = list_page(page)
-            for value in values:
-                key = _key(value)
-                entries[key] = ListEntry(key=key, fingerprint=fingerprint_of(value))
-            skip += len(values)
-            if skip >= total:
-                return
-            if not values:
-                # A server that runs dry before totalResults ends this listing; the next poll
-                # looks again rather than looping on a count it cannot reach.
-                logger.warning(
-                    "event=list_short source=%s total=%d got=%d house=%s",
-                    self.id,
-                    total,
-                    skip,
-                    params["house"],
-                )
-                return
+        pages = list_values(self._client, LIST_PATH, params, self._config.page_size, self.id)
+        for value in pages:
+            key = _key(value)
+            entries[key] = ListEntry(key=key, fingerprint=fingerprint_of(value))
 
     def fetch(self, entries: Sequence[ListEntry]) -> Fetched:
         return fetch_each(self.id, entries, self._fetch_one, self._config.max_concurrency)
