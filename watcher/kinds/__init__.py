@@ -15,7 +15,6 @@ from watcher.kinds.published import (
     WRITTEN_STATEMENTS,
 )
 from watcher.kinds.questions import WRITTEN_QUESTIONS
-from watcher.model import EventType
 
 KINDS: dict[str, Kind] = {
     k.name: k
@@ -59,12 +58,6 @@ def nouns() -> tuple[str, ...]:
     return tuple(dict.fromkeys(k.noun for k in KINDS.values()))
 
 
-def all_events() -> tuple[EventType, ...]:
-    """Every event some kind makes, in ``EventType`` order."""
-    used = {e for k in KINDS.values() for e in k.events}
-    return tuple(e for e in EventType if e in used)
-
-
 __all__ = [
     "KINDS",
     "TITLE",
@@ -72,7 +65,6 @@ __all__ = [
     "Kind",
     "LifeEvent",
     "Stored",
-    "all_events",
     "facet_names",
     "kind_of",
     "nouns",

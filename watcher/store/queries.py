@@ -23,7 +23,7 @@ from watcher.model import (
     Record,
     record_from_dict,
     record_from_json,
-    record_to_dict,
+    record_to_json,
 )
 from watcher.store.base import Delivery, PendingItem, PollHealth, SourceState, StoredNotice
 from watcher.store.history import v4
@@ -70,7 +70,7 @@ def insert_new(
 
 
 def record_json(r: Record) -> str:
-    return json.dumps(record_to_dict(r), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return record_to_json(r)
 
 
 def record_of(data: str) -> Record:

@@ -7,7 +7,7 @@ source state) is left to ``sql``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,35 +26,39 @@ def write(
 ) -> int:
     """Store ``records`` (record, listed fingerprint) as seen at ``at``, and every version in
     ``also_versions`` (the records events show); how many versions were new."""
+    versions = _version_rows([*(r for r, _listed in records), *also_versions], at)
     new_versions = queries.insert_new(
-        conn,
-        record_version,
-        _version_rows([*(r for r, _listed in records), *also_versions], at),
-        ("source", "key", "fingerprint"),
+        conn, record_version, list(versions.values()), ("source", "key", "fingerprint")
     )
-    fulltext.update(conn, _upsert_current(conn, records, at))
+    # Each record is encoded once: its current row stores the JSON its version row has.
+    encoded = {identity: row["data"] for identity, row in versions.items()}
+    fulltext.update(conn, _upsert_current(conn, records, at, encoded))
     return new_versions
 
 
-def _version_rows(records: Iterable[Record], at: datetime) -> list[dict[str, Any]]:
-    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+Identity = tuple[str, str, str]  # source, key, fingerprint
+
+
+def _version_rows(records: Iterable[Record], at: datetime) -> dict[Identity, dict[str, Any]]:
+    rows: dict[Identity, dict[str, Any]] = {}
     for r in records:
-        fingerprint = r.fingerprint
-        rows.setdefault(
-            (r.source, r.key, fingerprint),
-            {
+        identity = (r.source, r.key, r.fingerprint)
+        if identity not in rows:
+            rows[identity] = {
                 "source": r.source,
                 "key": r.key,
-                "fingerprint": fingerprint,
+                "fingerprint": r.fingerprint,
                 "data": queries.record_json(r),
                 "seen_at": at,
-            },
-        )
-    return list(rows.values())
+            }
+    return rows
 
 
 def _upsert_current(
-    conn: Connection, records: Sequence[tuple[Record, str]], at: datetime
+    conn: Connection,
+    records: Sequence[tuple[Record, str]],
+    at: datetime,
+    encoded: Mapping[Identity, str],
 ) -> list[tuple[Record, str]]:
     """Make each record the current version of its item (unless a later poll already did);
     the records offered, one per item, with their fingerprints."""
@@ -87,7 +91,7 @@ def _upsert_current(
                 "kind": r.kind,
                 "fingerprint": fingerprint,
                 "listed_fingerprint": listed,
-                "data": queries.record_json(r),
+                "data": encoded[(r.source, r.key, fingerprint)],
                 "first_seen": at,
                 "last_seen": at,
             }
