@@ -15,6 +15,7 @@ import pytest
 
 from watcher import diff
 from watcher.config import Cadence, Subscription
+from watcher.errors import QuerySyntaxError
 from watcher.kinds import KINDS, facet_names, kind_of, text_names
 from watcher.kinds.base import facets
 from watcher.kinds.questions import revise, written_question
@@ -131,8 +132,10 @@ def test_what_a_kind_calls_its_texts_and_facets_is_what_rules_can_name() -> None
     for name in ("department", "member", "organisation", "author", "type", "source"):
         assert name in facet_names()
     for kind in KINDS.values():
-        assert set(kind.texts) <= set(text_names())
-        assert set(kind.facets) <= set(facet_names())
+        # Every text and facet a kind has can be written in a rule, and filters that kind.
+        for name in (*kind.texts, *kind.facets):
+            parse(f"{name}:commons")
+        parse(f"type:{kind.noun}")
         assert set(kind.default_events) <= set(kind.events)
         assert kind.licence or kind.name == "feed_entry"
 
@@ -200,6 +203,7 @@ def test_an_item_is_dated_by_its_day_in_a_backtest() -> None:
         ("workforce member:4835", True),
         ("workforce uin:HCWS200", True),
         ("workforce house:lords", False),
+        ("workforce house:commons", True),
         ("workforce asked_by:4835", False),  # a facet the kind lacks never matches
         ("workforce author:Johnston", False),
     ],
@@ -332,3 +336,16 @@ def test_each_kind_has_its_item_template_and_a_user_may_replace_one(tmp_path: Pa
     )
     assert "ITEM 2: Special Educational Needs Workforce" in plain  # the statement, replaced
     assert "1. Special Educational Needs\nAnswered | House of Commons | UIN 8602" in plain
+
+
+def test_a_devolved_parliament_is_a_house_rules_can_name() -> None:
+    scottish = dataclasses.replace(
+        statement(),
+        kind="scottish_parliament_question",
+        facets=facets(house=("Scottish Parliament",)),
+    )
+    document = Document.from_record(scottish)
+    assert match_document(parse('workforce house:"Scottish Parliament"'), document) is not None
+    assert match_document(parse("workforce house:commons"), document) is None
+    with pytest.raises(QuerySyntaxError, match='is one of commons, lords, joint, "scottish'):
+        parse("house:scotland")

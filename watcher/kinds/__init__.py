@@ -29,6 +29,10 @@ KINDS: dict[str, Kind] = {
     )
 }
 
+# What ``house:`` accepts, folded: Westminster's Houses, its joint committees, and the
+# devolved legislatures whose questions are watched (``devolved``).
+HOUSES = ("commons", "lords", "joint", "scottish parliament", "northern ireland assembly")
+
 TITLE = "title"
 TITLE_ALIASES = {"heading": TITLE}  # ``heading:`` came first, for questions' headings
 
@@ -59,6 +63,7 @@ def nouns() -> tuple[str, ...]:
 
 
 __all__ = [
+    "HOUSES",
     "KINDS",
     "TITLE",
     "TITLE_ALIASES",

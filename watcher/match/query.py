@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from watcher.errors import QuerySyntaxError
-from watcher.kinds import nouns
+from watcher.kinds import HOUSES, nouns
 from watcher.match.nodes import (
     META_FIELDS,
     NEAR_DEFAULT,
@@ -75,7 +75,9 @@ _STARTS_UNARY = frozenset({"term", "not", "(", "syn", "field"})
 _STARTS_PRIMARY = frozenset({"term", "(", "syn", "field"})
 _OR_NEGATED = "each alternative of OR needs a term that is not negated"
 # ``type:`` takes what a reader calls a kind (``type:statement``), see ``watcher.kinds``.
-_META_VALUES = {"house": ("commons", "lords"), "type": nouns()}
+# ``house:`` a House or a devolved legislature as the records name it (``house:lords``,
+# ``house:"Scottish Parliament"``).
+_META_VALUES = {"house": HOUSES, "type": nouns()}
 
 
 @dataclass(frozen=True)
@@ -424,8 +426,9 @@ class _Parser:
         if any(w.endswith("*") for w in value.term.words):
             raise self._fail(value.start, f"{name}: takes no wildcards")
         allowed = _META_VALUES.get(name)
-        if allowed and (len(value.term.words) != 1 or fold(value.term.words[0]) not in allowed):
-            raise self._fail(value.start, f"{name}: is one of {', '.join(allowed)}")
+        if allowed and " ".join(fold(w) for w in value.term.words) not in allowed:
+            said = ", ".join(f'"{a}"' if " " in a else a for a in allowed)
+            raise self._fail(value.start, f"{name}: is one of {said}")
         return Meta(name, value.term)
 
     @contextmanager
