@@ -49,6 +49,8 @@ def test_example_config_loads_with_everything_it_documents() -> None:
         "parliament_written_statements",
         "hansard",
         "committee_publications",
+        "scottish_parliament_questions",
+        "ni_assembly_questions",
         "feed",
     ]
     assert config.rule("send-workforce").events is None  # each kind's defaults
