@@ -18,9 +18,9 @@ from watcher.model import Message
 from watcher.testing.smtp import SmtpTestServer
 
 SENDER = "Parliament Watcher <watcher@example.org>"
+TO = ("alice@example.org", "bob@example.org")
 MESSAGE = Message(
     idempotency_key="0123abcd",
-    recipients=("alice@example.org", "bob@example.org"),
     subject="[watcher] 1 new answer: Special Educational Needs – Pupils’ Support",
     text="The department’s work on [[SEND workforce]] planning.\n",
     html="<p>The department’s work on <mark>SEND workforce</mark> planning.</p>\n",
@@ -79,7 +79,7 @@ def assert_is_the_digest(email: EmailMessage) -> None:
 
 
 def test_smtp_delivers_one_multipart_alternative_message(smtp: SmtpTestServer) -> None:
-    SmtpChannel(smtp_config(smtp.port)).send(MESSAGE)
+    SmtpChannel(smtp_config(smtp.port)).send(MESSAGE, TO)
     assert len(smtp.messages) == 1
     assert_is_the_digest(smtp.messages[0])
     received = smtp.received[0]
@@ -91,17 +91,17 @@ def test_a_refused_message_raises_and_is_not_received(smtp: SmtpTestServer) -> N
     channel = SmtpChannel(smtp_config(smtp.port))
     smtp.refuse(times=1, code=451, message="4.3.0 try later")
     with pytest.raises(DeliveryError, match="451") as caught:
-        channel.send(MESSAGE)
+        channel.send(MESSAGE, TO)
     assert caught.value.permanent is False
     assert smtp.messages == []
-    channel.send(MESSAGE)  # the refusal was for one attempt; the retry goes through
+    channel.send(MESSAGE, TO)  # the refusal was for one attempt; the retry goes through
     assert len(smtp.messages) == 1
 
 
 def test_a_permanent_refusal_is_marked_permanent(smtp: SmtpTestServer) -> None:
     smtp.refuse(code=550, message="5.7.1 rejected as spam")
     with pytest.raises(DeliveryError, match="rejected as spam") as caught:
-        SmtpChannel(smtp_config(smtp.port)).send(MESSAGE)
+        SmtpChannel(smtp_config(smtp.port)).send(MESSAGE, TO)
     assert caught.value.permanent is True
     assert smtp.messages == []
 
@@ -109,7 +109,7 @@ def test_a_permanent_refusal_is_marked_permanent(smtp: SmtpTestServer) -> None:
 def test_every_recipient_refused_raises(smtp: SmtpTestServer) -> None:
     smtp.refuse(times=2, code=550, message="5.1.1 no such user", stage="rcpt")
     with pytest.raises(DeliveryError, match="no such user") as caught:
-        SmtpChannel(smtp_config(smtp.port)).send(MESSAGE)
+        SmtpChannel(smtp_config(smtp.port)).send(MESSAGE, TO)
     assert caught.value.permanent is True
     assert smtp.messages == []
 
@@ -118,14 +118,14 @@ def test_one_recipient_permanently_refused_still_delivers_to_the_other(
     smtp: SmtpTestServer,
 ) -> None:
     smtp.refuse(times=1, code=550, message="5.1.1 no such user", stage="rcpt")
-    SmtpChannel(smtp_config(smtp.port)).send(MESSAGE)
+    SmtpChannel(smtp_config(smtp.port)).send(MESSAGE, TO)
     assert [r.rcpt_tos for r in smtp.received] == [("bob@example.org",)]
 
 
 def test_one_recipient_refused_for_now_is_retried(smtp: SmtpTestServer) -> None:
     smtp.refuse(times=1, code=450, message="4.2.1 mailbox busy", stage="rcpt")
     with pytest.raises(DeliveryError, match="mailbox busy") as caught:
-        SmtpChannel(smtp_config(smtp.port)).send(MESSAGE)
+        SmtpChannel(smtp_config(smtp.port)).send(MESSAGE, TO)
     assert caught.value.permanent is False
 
 
@@ -138,7 +138,7 @@ def closed_port() -> int:
 
 def test_connection_refused_is_a_delivery_error() -> None:
     with pytest.raises(DeliveryError, match=r"127\.0\.0\.1") as caught:
-        SmtpChannel(smtp_config(closed_port())).send(MESSAGE)
+        SmtpChannel(smtp_config(closed_port())).send(MESSAGE, TO)
     assert caught.value.permanent is False
     assert isinstance(caught.value.__cause__, OSError)
 
@@ -147,37 +147,38 @@ def test_starttls_that_the_server_does_not_offer_never_falls_back_to_clear_text(
     smtp: SmtpTestServer,
 ) -> None:
     with pytest.raises(DeliveryError) as caught:
-        SmtpChannel(smtp_config(smtp.port, security="starttls")).send(MESSAGE)
+        SmtpChannel(smtp_config(smtp.port, security="starttls")).send(MESSAGE, TO)
     assert caught.value.permanent is True
     assert smtp.messages == []
 
 
 def test_login_when_a_username_is_set() -> None:
     with SmtpTestServer(users={"watcher": "s3cret"}) as server:
-        SmtpChannel(smtp_config(server.port, username="watcher", password="s3cret")).send(MESSAGE)
+        SmtpChannel(smtp_config(server.port, username="watcher", password="s3cret")).send(
+            MESSAGE, TO
+        )
         assert [r.login for r in server.received] == ["watcher"]
 
         with pytest.raises(DeliveryError, match="login refused") as caught:
             SmtpChannel(smtp_config(server.port, username="watcher", password="wrong")).send(
-                MESSAGE
+                MESSAGE, TO
             )
         assert caught.value.permanent is True
 
         with pytest.raises(DeliveryError, match="530"):
-            SmtpChannel(smtp_config(server.port)).send(MESSAGE)
+            SmtpChannel(smtp_config(server.port)).send(MESSAGE, TO)
         assert len(server.messages) == 1
 
 
 def test_header_values_cannot_inject_headers() -> None:
     hostile = Message(
         idempotency_key="k",
-        recipients=("alice@example.org",),
         subject="Needs\r\nBcc: victim@example.org",
         text="t",
         html="<p>h</p>",
         headers={"X-Watcher-Subscription": "s\r\nBcc: victim@example.org"},
     )
-    raw = bytes(build_email(hostile, SENDER))
+    raw = bytes(build_email(hostile, SENDER, ("alice@example.org",)))
     parsed = BytesParser(policy=policy.default).parsebytes(raw)
     assert parsed["Bcc"] is None
     assert parsed["Subject"] == "Needs Bcc: victim@example.org"
@@ -194,7 +195,7 @@ def files_config(**extra: Any) -> FilesChannelConfig:
 
 
 def test_files_channel_writes_a_parseable_eml_in_the_outbox(tmp_path: Path) -> None:
-    FilesChannel(files_config(), str(tmp_path)).send(MESSAGE)
+    FilesChannel(files_config(), str(tmp_path)).send(MESSAGE, TO)
     written = list((tmp_path / "outbox").iterdir())
     assert len(written) == 1
     assert written[0].name.endswith("-0123abcd.eml")
@@ -206,15 +207,15 @@ def test_files_channel_writes_a_parseable_eml_in_the_outbox(tmp_path: Path) -> N
 def test_files_channel_uses_its_configured_path_and_keeps_every_message(tmp_path: Path) -> None:
     target = tmp_path / "mail" / "out"
     channel = FilesChannel(files_config(path=str(target)), str(tmp_path / "unused"))
-    channel.send(MESSAGE)
+    channel.send(MESSAGE, TO)
     channel.send(
         Message(
             idempotency_key="../../etc/passwd",
-            recipients=("a@example.org",),
             subject="s",
             text="t",
             html="<p>h</p>",
-        )
+        ),
+        ("a@example.org",),
     )
     names = sorted(p.name for p in target.iterdir())
     assert len(names) == 2  # no temporary files left behind, nothing written elsewhere
@@ -226,7 +227,7 @@ def test_files_channel_that_cannot_write_raises(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     with pytest.raises(DeliveryError, match="cannot write"):
-        FilesChannel(files_config(path=str(blocker)), str(tmp_path)).send(MESSAGE)
+        FilesChannel(files_config(path=str(blocker)), str(tmp_path)).send(MESSAGE, TO)
 
 
 # --- registry ----------------------------------------------------------------------------

@@ -151,7 +151,9 @@ def test_health_reads_what_the_service_left_in_its_data_folder(tmp_path: Path) -
     (data / "heartbeat").write_text(datetime.now(UTC).isoformat())
     # No job outcomes (a service of an earlier version): the heartbeat alone, as before.
     result = watcher(config, "health")
-    assert (result.returncode, result.stdout) == (0, "healthy: last heartbeat 0s ago\n")
+    assert result.returncode == 0
+    # Seconds since the beat written above: how long the command took to start, on a busy machine.
+    assert re.fullmatch(r"healthy: last heartbeat \ds ago\n", result.stdout), result.stdout
 
     (data / "health.json").write_text("{not json")
     result = watcher(config, "health")

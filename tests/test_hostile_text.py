@@ -336,8 +336,13 @@ def test_a_send_renders_an_answer_of_10mb_with_50k_hits() -> None:
         digest=Cadence(kind="daily", at=time(7, 30)),
     )
     message = finishes(
-        lambda: Renderer().email(
-            digest, sub, "W <w@example.org>", ZoneInfo("Europe/London"), idempotency_key="k"
+        lambda: Renderer().render(
+            digest,
+            "email",
+            sub,
+            ZoneInfo("Europe/London"),
+            idempotency_key="k",
+            sender="W <w@example.org>",
         )
     )
     assert message.html.count(f"<mark>{PHRASE}</mark>") == len(spans)

@@ -254,8 +254,8 @@ def render(*events: Event, renderer: Renderer | None = None) -> tuple[str, str]:
         hits = match_document(parse('"SEND workforce"'), Document.from_record(e.record)) or ()
         items.append(DigestItem(e, ("send",), hits))
     digest = Digest("policy", tuple(items), datetime(2024, 1, 16, 9, tzinfo=UTC), "immediate")
-    message = (renderer or Renderer()).email(
-        digest, SUB, "Watcher <w@example.org>", ZoneInfo("Europe/London"), "key"
+    message = (renderer or Renderer()).render(
+        digest, "email", SUB, ZoneInfo("Europe/London"), "key", sender="Watcher <w@example.org>"
     )
     return message.text, message.html
 

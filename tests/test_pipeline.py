@@ -11,7 +11,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from watcher import pipeline, service
+from watcher import pipeline, sending, service
 from watcher.config import parse
 from watcher.kinds.questions import question_of
 from watcher.model import EventType
@@ -93,7 +93,7 @@ def test_item_matching_two_rules_appears_once_naming_both(
     assert report.error is None
     assert report.ledger == 1  # one (subscription, event) row although two rules matched
     clock.now += timedelta(minutes=1)
-    [sent] = pipeline.send_due(svc)
+    [sent] = sending.send_due(svc)
     assert sent.error is None
     assert sent.items == 1
     [message] = outbox(tmp_path)
@@ -112,14 +112,14 @@ def test_daily_digest_waits_for_its_time_and_then_sends_once(
     svc = make_service(tmp_path, api, clock, digest="daily 07:30")
     pipeline.poll(svc, "wq", since=SINCE)
     clock.now = datetime(2024, 1, 15, 23, 59, tzinfo=UTC)
-    assert pipeline.send_due(svc) == []  # matched after today's 07:30: waits for tomorrow
+    assert sending.send_due(svc) == []  # matched after today's 07:30: waits for tomorrow
     assert outbox(tmp_path) == []
     clock.now = datetime(2024, 1, 16, 7, 31, tzinfo=UTC)
-    [sent] = pipeline.send_due(svc)
+    [sent] = sending.send_due(svc)
     assert sent.error is None
     assert len(outbox(tmp_path)) == 1
     clock.now += timedelta(hours=1)
-    assert pipeline.send_due(svc) == []
+    assert sending.send_due(svc) == []
     service.close(svc)
 
 

@@ -73,12 +73,13 @@ def email(previous: Record | None, corrected: Record) -> Message:
         period_end=datetime(2024, 1, 22, 9, 0, tzinfo=UTC),
         cadence="immediate",
     )
-    return Renderer().email(
+    return Renderer().render(
         digest,
+        "email",
         SUB,
-        "Parliament Watcher <alerts@example.org>",
         ZoneInfo("Europe/London"),
         idempotency_key="golden-correction",
+        sender="Parliament Watcher <alerts@example.org>",
     )
 
 

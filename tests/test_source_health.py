@@ -229,7 +229,7 @@ def test_a_notice_hides_passwords_and_stays_one_line() -> None:
     detail = "3 failed polls in a row: GET https://bot:s3cret@feeds.example/x\r\nfailed: HTTP 500"
     at = datetime(2024, 1, 15, 10, 2, tzinfo=UTC)
     n = Notice("feed", Kind.FAILING, True, at, at, detail)
-    message = notice_message(n, "ops", ("ops@example.org",), ZoneInfo("Europe/London"))
+    message = notice_message(n, "ops", ZoneInfo("Europe/London"))
     for part in (message.subject, message.text, message.html):
         assert "s3cret" not in part
     assert "bot:***@feeds.example" in message.text

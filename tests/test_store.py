@@ -25,7 +25,6 @@ from watcher.incidents import Kind, Notice
 from watcher.kinds.questions import written_question
 from watcher.model import Event, EventType, Hit, Match, Record, Status, Text
 from watcher.store import (
-    Delivery,
     LedgerEntry,
     PollHealth,
     PollOutcome,
@@ -483,97 +482,6 @@ def _owed(store: Store, n: int, sub: str = "alice", start: int = 0) -> list[int]
     return [i.ledger_id for i in store.pending(sub, at(start + 1))]
 
 
-def test_a_delivery_claims_its_rows_once(store: Store) -> None:
-    ids = _owed(store, 3)
-    d = store.create_delivery("alice", "key-1", ids[:2], period_end=at(5), now=at(6))
-    assert d is not None
-    assert (d.subscription_id, d.idempotency_key, d.period_end, d.created) == (
-        "alice",
-        "key-1",
-        at(5),
-        at(6),
-    )
-    assert (d.attempts, d.sent, d.next_attempt) == (0, None, None)
-    assert [i.ledger_id for i in store.delivery_items(d.id)] == ids[:2]
-    assert [i.ledger_id for i in store.pending("alice", at(10))] == [ids[2]]
-    assert store.create_delivery("alice", "key-2", ids[:2], at(5), at(7)) is None
-    assert [x.id for x in store.unsent_deliveries("alice", at(10))] == [d.id]
-    # Another subscription's rows cannot be claimed.
-    assert store.create_delivery("bob", "key-3", ids[2:], at(5), at(7)) is None
-
-
-def test_reusing_an_idempotency_key_returns_the_existing_delivery(store: Store) -> None:
-    ids = _owed(store, 2)
-    d = store.create_delivery("alice", "key-1", ids[:1], at(5), at(6))
-    again = store.create_delivery("alice", "key-1", ids[1:], at(9), at(9))
-    assert again == d
-    assert [i.ledger_id for i in store.pending("alice", at(10))] == ids[1:]
-
-
-def test_concurrent_claimers_never_share_a_row(store_url: str, store: Store) -> None:
-    claimers = [open_store(store_url) for _ in range(2)]
-    try:
-        for round_ in range(5):
-            sub = f"sub-{round_}"
-            ids = _owed(store, 20, sub=sub, start=round_ * 10)
-            results = together(
-                [
-                    partial(s.create_delivery, sub, f"{sub}-{n}", ids, at(99), at(99))
-                    for n, s in enumerate(claimers)
-                ]
-            )
-            claimed = [
-                [i.ledger_id for i in store.delivery_items(d.id)] if d else [] for d in results
-            ]
-            assert sorted(claimed[0] + claimed[1]) == sorted(ids)  # disjoint and complete
-            assert all((d is None) == (not c) for d, c in zip(results, claimed, strict=True))
-    finally:
-        for s in claimers:
-            s.close()
-
-
-def test_failed_deliveries_wait_for_their_next_attempt(store: Store) -> None:
-    d = store.create_delivery("alice", "k", _owed(store, 1), at(5), at(6))
-    assert d is not None
-    store.mark_failed(d.id, "SMTP 451", at=at(7), next_attempt=at(17))
-    assert store.unsent_deliveries("alice", at(16)) == []
-    [due] = store.unsent_deliveries("alice", at(17))
-    assert (due.attempts, due.last_error, due.next_attempt) == (1, "SMTP 451", at(17))
-    store.mark_failed(d.id, "SMTP 421", at=at(17), next_attempt=at(40))
-    [failed] = store.failed_deliveries()
-    assert (failed.id, failed.attempts, failed.last_error) == (d.id, 2, "SMTP 421")
-
-
-def test_a_sent_delivery_is_no_longer_unsent(store: Store) -> None:
-    first = store.create_delivery("alice", "k1", _owed(store, 1), at(5), at(6))
-    second = store.create_delivery("alice", "k2", _owed(store, 1, start=2), at(5), at(6))
-    assert first is not None
-    assert second is not None
-    store.mark_failed(first.id, "timeout", at(7), at(8))
-    store.mark_sent(first.id, at(9))
-    store.mark_sent(first.id, at(12))  # a repeat keeps the first acceptance
-    assert [d.id for d in store.unsent_deliveries("alice", at(60))] == [second.id]
-    assert store.failed_deliveries() == []
-    assert store.create_delivery("alice", "k1", [], at(5), at(6)) == Delivery(
-        id=first.id,
-        subscription_id="alice",
-        idempotency_key="k1",
-        period_end=at(5),
-        created=at(6),
-        attempts=1,
-        last_error="timeout",
-        next_attempt=None,
-        sent=at(9),
-    )
-
-
-def test_marking_an_unknown_delivery_raises(store: Store) -> None:
-    with pytest.raises(StoreError):
-        store.mark_sent(12345, at(0))
-    with pytest.raises(StoreError):
-        store.mark_failed(12345, "x", at(0), at(1))
-
-
 # --- SQLite specifics -------------------------------------------------------------------------
 
 
@@ -625,12 +533,20 @@ CALLS: dict[str, Callable[[Store], object]] = {
     "match_inputs": lambda s: s.match_inputs(SRC, ["1"]),
     "stored_span": lambda s: s.stored_span(),
     "pending": lambda s: s.pending("alice", at(0)),
-    "create_delivery": lambda s: s.create_delivery("alice", "k", [1], at(0), at(0)),
-    "unsent_deliveries": lambda s: s.unsent_deliveries("alice", at(0)),
+    "create_delivery": lambda s: s.create_delivery("alice", "k", [1], at(0), at(0), None),
+    "claim_due": lambda s: s.claim_due("a", at(0)),
     "delivery_items": lambda s: s.delivery_items(1),
     "mark_sent": lambda s: s.mark_sent(1, at(0)),
     "mark_failed": lambda s: s.mark_failed(1, "x", at(0), at(1)),
-    "failed_deliveries": lambda s: s.failed_deliveries(),
+    "mark_dead": lambda s: s.mark_dead(1, "x", at(0)),
+    "defer": lambda s: s.defer(1, at(1), at(0)),
+    "outbox": lambda s: s.outbox(),
+    "delivery": lambda s: s.delivery(1),
+    "revive": lambda s: s.revive(None, at(0)),
+    "drop": lambda s: s.drop(1, at(0)),
+    "outbox_counts": lambda s: s.outbox_counts(),
+    "next_due": lambda s: s.next_due(),
+    "first_reports": lambda s: s.first_reports("alice", [(SRC, "1")]),
     "unsent_notices": lambda s: s.unsent_notices("ops", at(0)),
     "mark_notice": lambda s: s.mark_notice(1, at(0)),
 }

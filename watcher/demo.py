@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from watcher import pipeline, service
+from watcher import pipeline, sending, service
 from watcher.config import load
 from watcher.kinds.questions import question_of
 from watcher.match import match, parse
@@ -129,7 +129,7 @@ class _Steps:
                 f"   poll {source_id}: {report.listed} listed, {report.fetched} fetched in full, "
                 f"{report.events} new events"
             )
-        pipeline.send_due(self._svc)
+        sending.send_due(self._svc)
         new = self._smtp.received[before:]
         print(f"   emails received by the SMTP server: {len(new)}")
         for received in new:

@@ -93,8 +93,23 @@ class StoreUnavailableError(StoreError):
 
 
 class DeliveryError(WatcherError):
-    """A channel could not deliver a message. ``permanent`` errors are not worth retrying soon."""
+    """A channel could not deliver a message.
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    ``permanent``: retrying cannot help (a webhook that is gone, every recipient refused); the
+    outbox marks the message dead at once. ``retry_after``: the peer said how many seconds to
+    wait (HTTP ``Retry-After``, Discord's ``retry_after``). ``parts_sent``: of a message in
+    several parts, how many the peer accepted before this failure, so a retry sends the rest.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        parts_sent: int = 0,
+    ) -> None:
         self.permanent = permanent
+        self.retry_after = retry_after
+        self.parts_sent = parts_sent
         super().__init__(message)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
@@ -259,14 +259,28 @@ class Digest:
 
 @dataclass(frozen=True)
 class Message:
-    """A rendered digest. ``idempotency_key`` is the same however often it is re-rendered."""
+    """What a channel needs to send one digest (or notice), rendered once and stored in the
+    outbox, so every attempt sends the same bytes.
+
+    Email formats fill ``subject``, ``text`` and ``html`` (and ``headers``); chat and webhook
+    formats fill ``bodies``, JSON documents posted in order (a long digest is several), with
+    ``subject`` as a one-line summary for people. Who receives it is not here: that is the
+    outbox row's target. ``idempotency_key`` is the same however often it is re-rendered; it
+    becomes the Message-ID or ``webhook-id``.
+    """
 
     idempotency_key: str
-    recipients: tuple[str, ...]
-    subject: str
-    text: str
-    html: str
+    subject: str = ""
+    text: str = ""
+    html: str = ""
+    bodies: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
+
+    def rest(self, parts_sent: int) -> Message:
+        """The message without the bodies a peer already accepted."""
+        if not parts_sent:
+            return self
+        return replace(self, bodies=self.bodies[parts_sent:])
 
 
 # --- JSON (de)serialisation for storage ---------------------------------------------------
@@ -291,3 +305,14 @@ def record_from_dict(d: Mapping[str, Any]) -> Record:
 
 def record_from_json(data: str | bytes) -> Record:
     return _RECORD.validate_json(data)
+
+
+_MESSAGE = TypeAdapter(Message)
+
+
+def message_to_json(m: Message) -> str:
+    return _MESSAGE.dump_json(m).decode()
+
+
+def message_from_json(data: str) -> Message:
+    return _MESSAGE.validate_json(data)

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 
 from watcher.errors import StoreError, WatcherError
 from watcher.logs import q
-from watcher.pipeline import SendReport, Service, retry_delay
+from watcher.pipeline import SendReport, Service
 from watcher.render.notices import clean, notice_message
+from watcher.sending import retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +47,12 @@ def notify(service: Service, retry_now: bool = False) -> list[SendReport]:
                 reports.append(SendReport(label, 0, 0, error=f"store: {exc}"))
                 continue
             for stored in due:
-                message = notice_message(stored.notice, op.id, op.to, service.config.tz)
+                note = notice_message(stored.notice, op.id, service.config.tz)
                 try:
-                    answer = channel.send(message)
+                    message = service.renderer.note(note, channel.format)
+                    answer = channel.send(message, op.to)
                 except WatcherError as exc:
-                    retry_at = now + retry_delay(stored.attempts + 1)
+                    retry_at = now + retry_delay(stored.attempts + 1, service.config.delivery)
                     error = clean(str(exc), 500)
                     try:
                         service.store.mark_notice(stored.id, now, error, retry_at)
@@ -85,4 +87,6 @@ def notify(service: Service, retry_now: bool = False) -> list[SendReport]:
                     q(answer),
                 )
                 reports.append(SendReport(label, stored.id, 1))
+        for held in service.channels.values():
+            held.close()  # an SMTP connection kept for the fan-out
     return reports

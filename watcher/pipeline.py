@@ -22,23 +22,15 @@
                                           item is an error on the source's state, what did
                                           arrive is kept (``operators.notify`` sends notices)
 
-    send_due(service)                     shortly after polls (one send for polls ending
-                                          together), at cadence times, every few minutes
-      1 retry      store.unsent_deliveries  earlier deliveries that failed, when their retry is due
-      2 collect    store.pending            ledger rows created before digest.period_end(cadence)
-      3 claim      store.create_delivery    the rows become one delivery (idempotency key)
-      4 digest     digest.build             one item per event, every matching rule named,
-                                            questions answered together as one item
-      5 render     renderer.email           Message (text + HTML, deterministic Message-ID,
-                                            each kind's licence line)
-      6 deliver    channel.send → store.mark_sent     only after the peer accepted it;
-                   DeliveryError → store.mark_failed  retried later with backoff
+    send_due(service)                     ``watcher.sending``: digests into the outbox, then
+                                          the outbox to the channels (its docstring draws it)
 
     backfill(service, source_id, since, until)       ``watcher backfill``: history, silently
       per chunk of days: steps 2-4 of poll, then store.commit_records (records only: no events,
       no ledger, source state untouched) — except changes a poll would alert on, left to it
 
 The two halves meet only in the store: polling never sends, sending never fetches.
+``Service`` and the reports are here because both halves use them.
 """
 
 from __future__ import annotations
@@ -49,16 +41,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from watcher import diff, digest, incidents, sourcehealth
+from watcher import diff, incidents, sourcehealth
 from watcher.channels.base import Channel
 from watcher.config import Config, SourceConfig, Subscription
-from watcher.errors import ParseError, SourceError, StoreError, WatcherError
+from watcher.errors import ParseError, SourceError, StoreError
 from watcher.logs import q
 from watcher.match import Rule, match_events
 from watcher.model import EventId, Match, Record
 from watcher.render import Renderer
 from watcher.sources.base import Cursor, Source
-from watcher.store.base import Delivery, LedgerEntry, PendingItem, PollOutcome, Store
+from watcher.store.base import LedgerEntry, PollOutcome, Store
 
 log = logging.getLogger(__name__)
 
@@ -368,101 +360,3 @@ def _summarise(errors: list[str]) -> str | None:
         return None
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(errors[:3]) + more
-
-
-# --- sending half --------------------------------------------------------------------------
-
-
-def send_due(service: Service, retry_now: bool = False) -> list[SendReport]:
-    """Send every digest that is due, and retry failed ones whose time has come (all of them
-    with ``retry_now``). One subscription's failure never stops the others."""
-    reports: list[SendReport] = []
-    with service._send_lock:  # one sender per process: a retry must not race a new claim
-        now = service.clock()
-        for sub in service.subscriptions:
-            try:
-                reports += _send_subscription(service, sub, now, retry_now)
-            except StoreError as exc:
-                log.error(
-                    "event=send_failed subscription=%s stage=store error=%s", q(sub.id), q(exc)
-                )
-                reports.append(SendReport(sub.id, 0, 0, error=f"store: {exc}"))
-    return reports
-
-
-def _send_subscription(
-    service: Service, sub: Subscription, now: datetime, retry_now: bool
-) -> list[SendReport]:
-    store = service.store
-    reports = []
-    due_by = datetime.max.replace(tzinfo=UTC) if retry_now else now
-    for delivery in store.unsent_deliveries(sub.id, due_by):
-        reports.append(_deliver(service, sub, delivery, store.delivery_items(delivery.id), now))
-
-    cutoff = digest.period_end(sub.digest, service.config.tz, now)
-    pending = store.pending(sub.id, before=cutoff)
-    if pending:
-        ids = [p.ledger_id for p in pending]
-        key = digest.idempotency_key(sub.id, ids)
-        claimed = store.create_delivery(sub.id, key, ids, cutoff, now)
-        if claimed is not None and claimed.sent is None:
-            items = store.delivery_items(claimed.id)
-            reports.append(_deliver(service, sub, claimed, items, now))
-    return reports
-
-
-def _deliver(
-    service: Service,
-    sub: Subscription,
-    delivery: Delivery,
-    items: Sequence[PendingItem],
-    now: datetime,
-) -> SendReport:
-    channel = service.channels[sub.channel]
-    try:
-        built = digest.build(sub, items, delivery.period_end)
-        if not built.items:
-            # Only rules since removed from the subscription matched: nothing to tell anyone.
-            service.store.mark_sent(delivery.id, now)
-            log.info("event=delivery_empty subscription=%s delivery=%d", q(sub.id), delivery.id)
-            return SendReport(sub.id, delivery.id, 0)
-        message = service.renderer.email(
-            built, sub, _sender(service, sub), service.config.tz, delivery.idempotency_key
-        )
-        answer = channel.send(message)
-    except WatcherError as exc:
-        retry_at = now + retry_delay(delivery.attempts + 1)
-        service.store.mark_failed(delivery.id, str(exc), now, retry_at)
-        log.warning(
-            "event=delivery_failed subscription=%s delivery=%d attempt=%d channel=%s "
-            "retry_at=%s error=%s",
-            q(sub.id),
-            delivery.id,
-            delivery.attempts + 1,
-            sub.channel,
-            retry_at.isoformat(timespec="seconds"),
-            q(exc),
-        )
-        return SendReport(sub.id, delivery.id, len(items), error=str(exc))
-    service.store.mark_sent(delivery.id, service.clock())
-    log.info(
-        "event=delivery_sent subscription=%s delivery=%d items=%d channel=%s peer=%s",
-        q(sub.id),
-        delivery.id,
-        len(items),
-        sub.channel,
-        q(answer),
-    )
-    return SendReport(sub.id, delivery.id, len(items))
-
-
-def retry_delay(attempt: int) -> timedelta:
-    """1, 2, 4 ... minutes, at most six hours."""
-    return min(timedelta(minutes=2 ** (attempt - 1)), timedelta(hours=6))
-
-
-def _sender(service: Service, sub: Subscription) -> str:
-    for c in service.config.all_channels():
-        if c.id == sub.channel:
-            return c.from_
-    raise AssertionError(f"subscription {sub.id} names unknown channel {sub.channel}")

@@ -180,7 +180,9 @@ def _templates(config: Config, report: _Report) -> None:
         renderer.check()
         digest = _sample_digest()
         for sub in config.resolved_subscriptions():
-            renderer.email(digest, sub, _sender(config, sub), config.tz)
+            channel = config.channel(sub.channel)
+            if channel is not None:
+                renderer.render(digest, channel.format, sub, config.tz, sender=channel.sender)
     except ConfigError as exc:
         report.wrong.append(exc)
         report.say(f"templates: {config.templates or 'built-in'} (FAILED: see below)")
@@ -303,10 +305,6 @@ def _summary(config: Config, report: _Report) -> None:
         )
 
 
-def _sender(config: Config, sub: Subscription) -> str:
-    return next(c.from_ for c in config.all_channels() if c.id == sub.channel)
-
-
 # --- --send-test ---------------------------------------------------------------------------
 
 
@@ -326,14 +324,15 @@ def _send_test(config: Config, sub: Subscription, report: _Report) -> None:
     now = datetime.now(UTC)
     channel_config = next(c for c in config.all_channels() if c.id == sub.channel)
     message = Renderer(config.templates, source_licences(config)).test_message(
-        sub, f"test-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", now
+        sub, f"test-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", now, channel_config.format
     )
     channel = open_channel(channel_config, config.data_dir)
     try:
-        answer = channel.send(message)
+        answer = channel.send(message, sub.to)
     except WatcherError as exc:
         report.say(f"test message for {sub.id}: {report.fail(f'test message not sent: {exc}')}")
         return
     finally:
         channel.close()
-    report.say(f"test message for {sub.id} via {sub.channel} to {', '.join(sub.to)}: {answer}")
+    to = f" to {', '.join(sub.to)}" if sub.to else ""
+    report.say(f"test message for {sub.id} via {sub.channel}{to}: {answer}")

@@ -6,7 +6,8 @@
                       a send is send_due and operators.notify (source health notices)
     every cadence     cron job at the cadence's local time (daily / weekly): send_due
     retries           interval job every few minutes: send_due and operators.notify (retries
-                      whose time has come)
+                      whose time has come); and after every send, a one-off send at the
+                      soonest pending message's next attempt, if that comes sooner
     heartbeat         interval job: touches <data_dir>/heartbeat, which `watcher health` reads
 
 Every job but the heartbeat records how it went (``jobhealth``) in <data_dir>/health.json, so
@@ -36,7 +37,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from watcher import operators, pipeline
+from watcher import operators, pipeline, sending
+from watcher.errors import WatcherError
 from watcher.jobhealth import JobHealth, Report, write_atomically
 from watcher.logs import q
 from watcher.pipeline import Service
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 RETRY_EVERY = timedelta(minutes=5)
 SEND_SETTLE = timedelta(seconds=10)
 SEND_AFTER_POLLS = "send"
+NEXT_ATTEMPT = "next-attempt"
+MIN_WAIT = timedelta(seconds=1)
 HEARTBEAT_EVERY = timedelta(seconds=30)
 HEARTBEAT_FILE = "heartbeat"
 STARTING_FILE = "starting"
@@ -59,7 +63,7 @@ def build_scheduler(service: Service, health: JobHealth) -> BackgroundScheduler:
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 3600},
     )
     start = datetime.now(UTC)
-    send = functools.partial(_send_all, service)
+    send = functools.partial(_send_all, service, scheduler, health)
     send_soon = functools.partial(_send_soon, scheduler, health.track(SEND_AFTER_POLLS, send))
     for source in service.config.sources:
         job_id = f"poll:{source.id}"
@@ -158,8 +162,25 @@ def _send_soon(scheduler: BackgroundScheduler, send: Callable[[], None]) -> None
     )
 
 
-def _send_all(service: Service) -> list[Report]:
-    return [*pipeline.send_due(service), *operators.notify(service)]
+def _send_all(service: Service, scheduler: BackgroundScheduler, health: JobHealth) -> list[Report]:
+    reports: list[Report] = [*sending.send_due(service), *operators.notify(service)]
+    try:
+        due = service.store.next_due()
+    except WatcherError as exc:
+        log.warning("event=next_due_unknown error=%s", q(exc))
+        return reports
+    now = datetime.now(UTC)
+    if due is not None and due < now + RETRY_EVERY:
+        # A retry's own time, rather than the next sweep: a Retry-After of 2 s means 2 s.
+        scheduler.add_job(
+            health.track(NEXT_ATTEMPT, functools.partial(_send_all, service, scheduler, health)),
+            "date",
+            run_date=max(due, now + MIN_WAIT),
+            id=NEXT_ATTEMPT,
+            name=NEXT_ATTEMPT,
+            replace_existing=True,
+        )
+    return reports
 
 
 @contextlib.contextmanager

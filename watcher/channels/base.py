@@ -1,12 +1,22 @@
-"""The Channel role: how a rendered digest leaves the service.
+"""The Channel role: how a rendered message leaves the service.
 
-``send`` returns only once the peer has accepted the message (an SMTP server's 250, a file
-fully written and renamed into place), with the peer's answer in words for people (the
-server's reply, the file written), which ``watcher check-config --send-test`` shows. Any
-failure raises ``DeliveryError``; the caller keeps
-the digest unsent and retries it later, so a channel never swallows an error. A message may be
-sent again after a crash between acceptance and bookkeeping: its ``idempotency_key`` (the
-Message-ID for email) lets the recipient's side recognise the repeat.
+``send(message, target)`` returns only once the peer has accepted the message (an SMTP server's
+250, a webhook's 2xx, a file fully written and renamed into place), with the peer's answer in
+words for people, which ``watcher check-config --send-test`` and the logs show. ``target`` is
+what the outbox row names: email addresses for the email channels, nothing for chat and webhook
+channels, whose configured URL decides where messages go. ``format`` names the renderer's output
+the channel sends (``watcher.render.FORMATS``).
+
+Any failure raises ``DeliveryError``: ``permanent`` when retrying cannot help (the outbox marks
+the message dead), ``retry_after`` when the peer said how long to wait, ``parts_sent`` when some
+bodies of a message in several parts were accepted. A channel never swallows an error and never
+retries on its own: the outbox decides. A message may be sent again after a crash between
+acceptance and bookkeeping; its ``idempotency_key`` (the Message-ID, the ``webhook-id``) lets
+the receiving side recognise the repeat. A channel's error messages and logs never show a
+secret: a webhook URL's path and query, a signing secret, a password.
+
+``close`` ends whatever the channel holds open between sends (an SMTP connection reused for a
+fan-out); the sender calls it at the end of each pass.
 """
 
 from __future__ import annotations
@@ -20,8 +30,12 @@ class Channel(Protocol):
     @property
     def id(self) -> str: ...
 
-    def send(self, message: Message) -> str:
-        """Deliver ``message`` and say how the peer answered, or raise ``DeliveryError``."""
+    @property
+    def format(self) -> str: ...
+
+    def send(self, message: Message, target: tuple[str, ...]) -> str:
+        """Deliver ``message`` to ``target`` and say how the peer answered, or raise
+        ``DeliveryError``."""
         ...
 
     def close(self) -> None: ...

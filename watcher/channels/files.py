@@ -35,24 +35,28 @@ class FilesChannel:
     def id(self) -> str:
         return self._config.id
 
-    def send(self, message: Message) -> str:
+    @property
+    def format(self) -> str:
+        return self._config.format
+
+    def send(self, message: Message, target: tuple[str, ...]) -> str:
         now = datetime.now(UTC)
-        mail = build_email(message, self._config.from_, now)
+        mail = build_email(message, self._config.from_, target, now)
         data = mail.as_bytes(policy=mail.policy.clone(linesep="\r\n"))
         safe_key = _UNSAFE.sub("_", message.idempotency_key)[:80].lstrip(".") or "message"
-        target = self.folder / f"{now:%Y%m%dT%H%M%S%fZ}-{safe_key}.eml"
+        path = self.folder / f"{now:%Y%m%dT%H%M%S%fZ}-{safe_key}.eml"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            _write_atomically(target, data)
+            _write_atomically(path, data)
         except OSError as exc:
             raise DeliveryError(
-                f"channel {self.id}: cannot write {target}: {exc.strerror or exc}",
+                f"channel {self.id}: cannot write {path}: {exc.strerror or exc}",
                 permanent=isinstance(exc, PermissionError | NotADirectoryError),
             ) from exc
         logger.info(
-            "event=eml_written channel=%s key=%s path=%s", self.id, message.idempotency_key, target
+            "event=eml_written channel=%s key=%s path=%s", self.id, message.idempotency_key, path
         )
-        return f"wrote {target}"
+        return f"wrote {path}"
 
     def close(self) -> None:
         """Nothing to close: every send opens and closes its own file."""

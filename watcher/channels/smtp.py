@@ -41,16 +41,18 @@ _RESERVED = {
 }
 
 
-def build_email(message: Message, sender: str, now: datetime | None = None) -> EmailMessage:
+def build_email(
+    message: Message, sender: str, to: tuple[str, ...], now: datetime | None = None
+) -> EmailMessage:
     """A multipart/alternative email: text first, HTML preferred by clients that can show it.
 
-    From is ``sender``; To the message's recipients; Message-ID comes from the message's
+    From is ``sender``; To is ``to``; Message-ID comes from the message's
     headers, else from its idempotency key. Every header value is stripped of control
     characters, so no value can start a header of its own.
     """
     email = EmailMessage()
     email["From"] = strip_control(sender)
-    email["To"] = ", ".join(strip_control(r) for r in message.recipients)
+    email["To"] = ", ".join(strip_control(r) for r in to)
     email["Subject"] = strip_control(message.subject)
     email["Date"] = format_datetime(now or datetime.now(UTC))
     email["Message-ID"] = strip_control(
@@ -74,12 +76,16 @@ class SmtpChannel:
     def id(self) -> str:
         return self._config.id
 
-    def send(self, message: Message) -> str:
-        if not message.recipients:
+    @property
+    def format(self) -> str:
+        return self._config.format
+
+    def send(self, message: Message, target: tuple[str, ...]) -> str:
+        if not target:
             raise DeliveryError(f"channel {self.id}: message has no recipients", permanent=True)
-        email = build_email(message, self._config.from_)
+        email = build_email(message, self._config.from_, target)
         try:
-            refused, (code, reply) = self._deliver(email, list(message.recipients))
+            refused, (code, reply) = self._deliver(email, list(target))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(
@@ -127,9 +133,9 @@ class SmtpChannel:
             "event=smtp_sent channel=%s key=%s recipients=%d",
             self.id,
             message.idempotency_key,
-            len(message.recipients) - len(refused),
+            len(target) - len(refused),
         )
-        accepted = len(message.recipients) - len(refused)
+        accepted = len(target) - len(refused)
         return (
             f"{self._config.host}:{self._config.port} accepted it for {accepted} "
             f"recipient(s): {code} {_text(reply)}"

@@ -3,7 +3,8 @@
     watcher run                 poll on schedule and send digests until SIGTERM/SIGINT
     watcher run --once          poll every source, send what is due, exit (1 if anything failed)
     watcher check-config        validate the config and check what it needs (store, templates)
-    watcher status              each source's last poll and error, and undelivered digests
+    watcher status              each source's last poll and error, the outbox's pending and dead
+    watcher outbox list|show|retry|drop   what is waiting to be sent, or was given up on
     watcher health              exit 0 if a running service beats and its jobs work (HEALTHCHECK)
     watcher test-rule QUERY|--rule ID   what a rule would have sent, from stored history
     watcher backfill --since D  store a source's history without alerting anyone
@@ -11,7 +12,7 @@
     watcher demo                the whole flow offline against recorded responses
 
 The service's commands are in ``commands``, the history ones (test-rule, backfill) in
-``history``, check-config in ``watcher.preflight``.
+``history``, the outbox's in ``outbox``, check-config in ``watcher.preflight``.
 
 Exit codes: 0 success, 1 a runtime failure (a source, a delivery, the store), 2 invalid config,
 usage or query. No input ends in a traceback; an unexpected exception is a bug and is raised.
@@ -28,7 +29,7 @@ from datetime import date
 from pathlib import Path
 
 from watcher import __version__, logs
-from watcher.cli import commands, history
+from watcher.cli import commands, history, outbox
 from watcher.cli.codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from watcher.config import DEFAULT_CONFIG_PATH, ConfigWarning, read
 from watcher.errors import ConfigError, WatcherError
@@ -104,6 +105,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return history.test_rule(config, args)
         if args.command == "backfill":
             return history.backfill(config, args)
+        if args.command == "outbox":
+            return outbox.run(config, args)
         return commands.run(config, once=args.once, since=args.since)
     except ConfigError as exc:
         print(f"watcher: invalid configuration\n{exc}", file=sys.stderr)
@@ -210,6 +213,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("folder", metavar="DIR")
     export.add_argument("--force", action="store_true", help="overwrite files already there")
     _history_parsers(commands, common)
+    outbox.add_parsers(commands, common)
     return parser
 
 

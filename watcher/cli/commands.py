@@ -13,7 +13,7 @@ from watcher.errors import ConfigError, WatcherError
 
 
 def run(config: Config, once: bool, since: date | None) -> int:
-    from watcher import operators, pipeline, schedule, service
+    from watcher import operators, pipeline, schedule, sending, service
 
     if since is not None and not once:
         raise ConfigError("--since", [("", "--since works only with run --once")])
@@ -31,7 +31,7 @@ def run(config: Config, once: bool, since: date | None) -> int:
     svc = service.build(config)
     try:
         polls = [pipeline.poll(svc, source_id, since) for source_id in svc.sources]
-        sends = pipeline.send_due(svc, retry_now=True)
+        sends = sending.send_due(svc, retry_now=True)
         notices = operators.notify(svc, retry_now=True)
     finally:
         service.close(svc)
@@ -91,6 +91,7 @@ def status(config: Config) -> int:
     from watcher.cli.health_table import health_table
     from watcher.operators import ALWAYS
     from watcher.service import open_migrated_store
+    from watcher.store import OutboxState
 
     store = open_migrated_store(config)
     try:
@@ -102,13 +103,25 @@ def status(config: Config) -> int:
             st = states.get(src.id)
             if st is not None and st.last_error:
                 print(f"source {src.id} failing ({st.error_count} in a row): {st.last_error}")
-        failed = store.failed_deliveries()
+        counts = store.outbox_counts()
+        print(
+            f"outbox: {counts[OutboxState.PENDING]} pending, {counts[OutboxState.DEAD]} dead, "
+            f"{counts[OutboxState.SENT]} sent (`watcher outbox list` shows them)"
+        )
+        failed = [d for d in store.outbox(OutboxState.PENDING, limit=50) if d.attempts]
+        dead = store.outbox(OutboxState.DEAD, limit=50)
         for d in failed:
             print(
-                f"undelivered digest {d.id} for {d.subscription_id}: {d.attempts} attempt(s), "
-                f"next {d.next_attempt:%Y-%m-%d %H:%M} UTC: {d.last_error}"
+                f"undelivered digest {d.id} for {d.subscription_id} on {d.channel}: "
+                f"{d.attempts} attempt(s), next {d.next_attempt:%Y-%m-%d %H:%M} UTC: "
+                f"{d.last_error}"
                 if d.next_attempt
                 else f"undelivered digest {d.id}: {d.last_error}"
+            )
+        for d in dead:
+            print(
+                f"dead digest {d.id} for {d.subscription_id} on {d.channel} after "
+                f"{d.attempts} attempt(s): {d.last_error} (`watcher outbox retry {d.id}`)"
             )
         stuck = [
             n
@@ -125,6 +138,7 @@ def status(config: Config) -> int:
         bad = (
             any(s.last_error or s.incidents for s in states.values() if s.source in configured)
             or bool(failed)
+            or bool(dead)
             or bool(stuck)
         )
     finally:

@@ -8,10 +8,13 @@ echoes the bad value and says what to write instead.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -23,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from watcher.config.base import Frozen, Timeout
+from watcher.config.base import Duration, Frozen, Timeout
 from watcher.config.sources import (
     SourceConfig,
 )
@@ -39,8 +42,32 @@ _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # --- channels ------------------------------------------------------------------------------
 
 
-class SmtpChannelConfig(Frozen):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+ChannelId = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class _Channel(Frozen):
+    """What every channel has. ``format`` names the renderer's output it sends
+    (``watcher.render.FORMATS``); ``targets`` says whether a subscription names recipients
+    (email) or the channel's own URL decides where messages go (chat, webhooks)."""
+
+    id: ChannelId
+    timeout: Timeout = timedelta(seconds=30)
+
+    @property
+    def format(self) -> str:
+        return "email"
+
+    @property
+    def targets(self) -> bool:
+        return False
+
+    @property
+    def sender(self) -> str:
+        """The From address, shown in an email's footer; "" for channels without one."""
+        return ""
+
+
+class SmtpChannelConfig(_Channel):
     kind: Literal["smtp"]
     host: str = Field(min_length=1)
     port: int = Field(default=587, ge=1, le=65535)
@@ -48,7 +75,8 @@ class SmtpChannelConfig(Frozen):
     username: str | None = None
     password: str | None = None
     from_: str = Field(alias="from", min_length=3)
-    timeout: Timeout = timedelta(seconds=30)
+    # Where List-Unsubscribe's mailto: goes; default the From address.
+    unsubscribe: str | None = None
 
     @model_validator(mode="after")
     def _auth_pair(self) -> SmtpChannelConfig:
@@ -56,11 +84,18 @@ class SmtpChannelConfig(Frozen):
             raise ValueError("username and password go together: set both or neither")
         return self
 
+    @property
+    def targets(self) -> bool:
+        return True
 
-class FilesChannelConfig(Frozen):
+    @property
+    def sender(self) -> str:
+        return self.from_
+
+
+class FilesChannelConfig(_Channel):
     """Writes each digest as an .eml file; the built-in channel when none is configured."""
 
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     kind: Literal["files"]
     path: str | None = None  # default: <data_dir>/outbox
     from_: str = Field(default="Parliament Watcher <watcher@localhost>", alias="from")
@@ -69,8 +104,115 @@ class FilesChannelConfig(Frozen):
         """Where the files go."""
         return Path(self.path) if self.path else Path(data_dir) / "outbox"
 
+    @property
+    def targets(self) -> bool:
+        return True
 
-ChannelConfig = Annotated[SmtpChannelConfig | FilesChannelConfig, Field(discriminator="kind")]
+    @property
+    def sender(self) -> str:
+        return self.from_
+
+
+def _web_url(v: str) -> str:
+    parts = urlsplit(v)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        # Never echo the value: a webhook URL is a credential.
+        raise ValueError("must be an http(s) URL with a host (https://...)")
+    return v
+
+
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+
+
+class _WebChannel(_Channel):
+    """A channel that POSTs to one URL. The URL is used exactly as configured (Teams Workflows
+    URLs carry ``api-version``, ``sp``, ``sv`` and ``sig``); its path and query are a secret."""
+
+    url: WebUrl
+    # The least time between two posts to this URL from one process: the peer's rate limit.
+    min_interval: Duration | None = None
+
+
+class SlackChannelConfig(_WebChannel):
+    kind: Literal["slack"]
+
+    @property
+    def format(self) -> str:
+        return "slack"
+
+
+class TeamsChannelConfig(_WebChannel):
+    kind: Literal["teams"]
+
+    @property
+    def format(self) -> str:
+        return "teams"
+
+
+class DiscordChannelConfig(_WebChannel):
+    kind: Literal["discord"]
+
+    @property
+    def format(self) -> str:
+        return "discord"
+
+
+def _whsec(v: str) -> str:
+    body = v.removeprefix("whsec_")
+    try:
+        key = base64.b64decode(body + "==", validate=False)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not v.startswith("whsec_") or len(key) < 16:
+        raise ValueError(
+            "must be a Standard Webhooks secret: whsec_ then at least 16 bytes in base64 "
+            '(make one with: python3 -c "import base64,os;'
+            "print('whsec_'+base64.b64encode(os.urandom(32)).decode())\")"
+        )
+    return v
+
+
+class WebhookChannelConfig(_WebChannel):
+    kind: Literal["webhook"]
+    secret: Annotated[str, AfterValidator(_whsec)]
+
+    @property
+    def format(self) -> str:
+        return "webhook"
+
+
+class AppriseChannelConfig(_Channel):
+    """Any Apprise URL (ntfy://, matrix://, tgram:// ...): best effort, as Apprise reports only
+    success or failure."""
+
+    kind: Literal["apprise"]
+    url: str = Field(min_length=3)
+
+    @property
+    def format(self) -> str:
+        return "apprise"
+
+
+ChannelConfig = Annotated[
+    SmtpChannelConfig
+    | FilesChannelConfig
+    | SlackChannelConfig
+    | TeamsChannelConfig
+    | DiscordChannelConfig
+    | WebhookChannelConfig
+    | AppriseChannelConfig,
+    Field(discriminator="kind"),
+]
+
+
+class DeliveryConfig(Frozen):
+    """How the outbox retries: the n-th retry waits a random time up to ``retry_first`` ×
+    2^(n-1) (full jitter), at most ``retry_max``, or longer if the peer asked; a message that
+    has failed for ``give_up_after`` is dead (``watcher outbox retry`` revives it)."""
+
+    retry_first: Timeout = timedelta(minutes=1)
+    retry_max: Timeout = timedelta(hours=1)
+    give_up_after: Timeout = timedelta(days=3)
 
 
 # --- rules and subscriptions ---------------------------------------------------------------
@@ -212,6 +354,10 @@ class Config(Frozen):
     rules: tuple[RuleConfig, ...] = ()
     subscriptions: tuple[SubscriptionConfig, ...] = ()
     operators: tuple[OperatorConfig, ...] = ()
+    delivery: DeliveryConfig = DeliveryConfig()
+    # Where this service's web pages are served (https://...): enables email's one-click
+    # unsubscribe link. The page behind it is not built yet.
+    public_url: Annotated[str, AfterValidator(_web_url)] | None = None
 
     @field_validator("synonyms")
     @classmethod
@@ -272,14 +418,28 @@ class Config(Frozen):
             return self.channels
         return (*self.channels, FilesChannelConfig(id=BUILTIN_CHANNEL, kind="files"))
 
+    def channel(self, channel_id: str) -> ChannelConfig | None:
+        return next((c for c in self.all_channels() if c.id == channel_id), None)
+
+    def _targets(self, channel_id: str, to: tuple[str, ...], default: str) -> tuple[str, ...]:
+        """A subscription's or operator's target: its addresses for a channel that takes
+        them, nothing for one whose URL decides where messages go."""
+        found = self.channel(channel_id)
+        if found is not None and not found.targets:
+            return ()
+        return to or (default,)
+
     def resolved_subscriptions(self) -> tuple[Subscription, ...]:
         out = []
         for s in self.subscriptions:
             channel = s.channel or (
                 self.channels[0].id if len(self.channels) == 1 else BUILTIN_CHANNEL
             )
-            to = s.to or ("subscriber@localhost",)
-            sid = s.id or f"{channel}:{'+'.join(sorted(s.rules))}:{','.join(sorted(to))}"
+            to = self._targets(channel, s.to, "subscriber@localhost")
+            # Derived ids keep the shape earlier releases wrote, so pending rows stay owed.
+            sid = s.id or ":".join(
+                [channel, "+".join(sorted(s.rules)), *([",".join(sorted(to))] if to else [])]
+            )
             out.append(Subscription(id=sid, rules=s.rules, channel=channel, to=to, digest=s.digest))
         return tuple(out)
 
@@ -289,8 +449,8 @@ class Config(Frozen):
             channel = o.channel or (
                 self.channels[0].id if len(self.channels) == 1 else BUILTIN_CHANNEL
             )
-            to = o.to or ("operator@localhost",)
-            oid = o.id or f"{channel}:{','.join(sorted(to))}"
+            to = self._targets(channel, o.to, "operator@localhost")
+            oid = o.id or (f"{channel}:{','.join(sorted(to))}" if to else channel)
             out.append(Operator(id=oid, channel=channel, to=to))
         return tuple(out)
 
@@ -345,6 +505,15 @@ class Config(Frozen):
             )
         elif isinstance(channels[resolved], SmtpChannelConfig) and not to:
             problems.append((f"{at}.to", "an smtp channel needs recipients"))
+        elif to and not channels[resolved].targets:
+            kind = channels[resolved].kind
+            problems.append(
+                (
+                    f"{at}.to",
+                    f"a {kind} channel takes no recipients: its url decides where messages "
+                    "go (remove `to`, or add a channel per destination)",
+                )
+            )
 
 
 def _unique(section: str, ids: list[str], problems: list[tuple[str, str]]) -> None:

@@ -258,6 +258,8 @@ def _echo(path: str, value: Any, raw: Any, msg: str) -> str:
         return f" (from {raw.strip()})"  # the environment's value may be a secret
     if any(word in path.lower() for word in _SECRET_WORDS):
         return ""
+    if path.startswith("channels") and path.endswith(".url"):
+        return ""  # a webhook URL is a credential
     if not isinstance(value, str | int | float | bool) or repr(value) in msg:
         return ""
     return f" (got {value!r})"

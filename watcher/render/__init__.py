@@ -1,10 +1,14 @@
-"""Turns a ``Digest`` into an email ``Message`` (subject, plain text, HTML) with Jinja2 templates.
+"""Turns a ``Digest`` into the ``Message`` a channel sends, in the channel's format
+(``FORMATS``): ``email`` (subject, plain text, HTML), and the chat and webhook formats (JSON
+bodies built from data, never by pasting text into JSON).
 
 Templates are looked up by name in the user's folder first (``templates:`` in the config), then
 among the built-in ones in ``watcher/templates``: ``subject.txt.j2``, ``digest.txt.j2`` and
-``digest.html.j2``. HTML templates autoescape; the only strings marked safe are the sanitised
-HTML blocks of a record (``model.Text.html``) after highlighting, and what we build here from
-escaped pieces (headings, the changes of a correction). Highlights are ``<mark>...</mark>`` in
+``digest.html.j2`` for email, and each format's own. They render in Jinja2's sandbox, so a
+template can read what it is given and call nothing unsafe. HTML templates autoescape; the
+only strings marked safe are the sanitised HTML blocks of a record (``model.Text.html``) after
+highlighting, and what we build here from escaped pieces (headings, the changes of a
+correction). Highlights are ``<mark>...</mark>`` in
 HTML and ``[[...]]`` in plain text. A correction's changed words (``watcher.changes``) are
 ``<del>``/``<ins>`` with inline styles in HTML (mail clients drop ``<style>``; strike-through
 and underline survive where colour does not) and ``[-...-]``/``{+...+}`` in plain text.
@@ -22,10 +26,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.sandbox
 from markupsafe import escape
 
 from watcher.config import Config, FeedSourceConfig, Subscription
@@ -34,16 +38,17 @@ from watcher.kinds import kind_of
 from watcher.kinds.published import OPEN_GOVERNMENT_LICENCE, OPEN_GOVERNMENT_LICENCE_URL
 from watcher.kinds.questions import OPEN_PARLIAMENT_LICENCE
 from watcher.model import Digest, Message
+from watcher.render import email
+from watcher.render.formats import DigestContext, Format, Licence
 from watcher.render.items import (
-    CHANGE_KEY_TEXT,
     ItemView,
-    change_key_html,
     long_date,
     view,
 )
 from watcher.text import strip_control
 
 __all__ = [
+    "FORMATS",
     "LICENCE",
     "TEMPLATES",
     "ItemView",
@@ -53,28 +58,15 @@ __all__ = [
     "source_licences",
 ]
 
+# What each channel kind's ``format`` names: how a digest or a note becomes its Message.
+FORMATS: dict[str, Format] = {
+    email.FORMAT.name: email.FORMAT,
+}
+
 # The built-in templates, which ``watcher templates export`` writes out for editing.
-TEMPLATES = (
-    "subject.txt.j2",
-    "digest.txt.j2",
-    "digest.html.j2",
-    # One item of a digest, by its kind's ``template``: a question, or any other item.
-    "items/question.html.j2",
-    "items/question.txt.j2",
-    "items/item.html.j2",
-    "items/item.txt.j2",
-)
+TEMPLATES = tuple(dict.fromkeys(name for f in FORMATS.values() for name in f.templates))
 LICENCE = OPEN_PARLIAMENT_LICENCE
 
-
-class Licence(NamedTuple):
-    """A licence line and where to read the licence ("" when there is no page to link)."""
-
-    text: str
-    url: str = ""
-
-
-MAX_SUBJECT = 200
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -95,11 +87,12 @@ class Renderer:
             loaders.append(self._user)
         loaders.append(jinja2.PackageLoader("watcher", "templates"))
         self._origin = templates_dir or "watcher/templates"
-        self._env = jinja2.Environment(
+        # Sandboxed: a user's template reads its context and cannot reach Python beyond it.
+        self._env = jinja2.sandbox.SandboxedEnvironment(
             loader=jinja2.ChoiceLoader(loaders),
-            # Plain-text templates (*.txt.j2) are not HTML; everything else is escaped.
+            # Plain-text templates (*.txt.j2, *.md.j2) are not HTML; everything else is escaped.
             autoescape=jinja2.select_autoescape(
-                disabled_extensions=("txt.j2",), default=True, default_for_string=True
+                disabled_extensions=("txt.j2", "md.j2"), default=True, default_for_string=True
             ),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -125,7 +118,9 @@ class Renderer:
             return ()
         return tuple(n for n in self._user.list_templates() if n in TEMPLATES)
 
-    def test_message(self, subscription: Subscription, key: str, now: datetime) -> Message:
+    def test_message(
+        self, subscription: Subscription, key: str, now: datetime, format: str = "email"
+    ) -> Message:
         """A small message that proves a subscription's channel works; no templates, so it
         goes out even when a template is broken. ``key`` should be unique per test."""
         stamp = f"{now:%H:%M:%S} UTC on {long_date(now)}"
@@ -140,9 +135,8 @@ class Renderer:
             "<p>If you can read it, digests for this subscription will reach you here.</p>"
             "</body></html>"
         )
-        return Message(
+        message = Message(
             idempotency_key=key,
-            recipients=tuple(subscription.to),
             subject=f"[watcher] test message for {subscription.id}",
             text=text,
             html=html,
@@ -152,63 +146,62 @@ class Renderer:
                 "Auto-Submitted": "auto-generated",
             },
         )
+        return self.note(message, format)
 
-    def email(
+    def note(self, message: Message, format: str) -> Message:
+        """An email-shaped note (a test message, an operator's notice) in ``format``."""
+        return _format(format).note(message)
+
+    def render(
         self,
         digest: Digest,
+        format: str,
         subscription: Subscription,
-        sender: str,
         tz: ZoneInfo,
         idempotency_key: str | None = None,
+        *,
+        sender: str = "",
+        references: tuple[str, ...] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> Message:
-        """The digest as an email to ``subscription.to``.
+        """The digest as a ``format`` message for ``subscription``.
 
         ``idempotency_key`` should be the key the delivery was claimed under
         (``digest.idempotency_key``), so the Message-ID matches the store's delivery; without
         it, a key is derived from the subscription and the events in the digest, which is as
-        deterministic but unknown to the store. ``sender`` (the channel's From) is shown in the
-        footer; the channel sets the From header itself.
+        deterministic but unknown to the store. ``sender`` (an email channel's From) is shown
+        in the footer. ``references`` are the Message-IDs of earlier messages this one follows
+        up (a correction under the alert that first reported its item). ``headers`` are extra
+        email headers (List-Unsubscribe).
         """
         key = idempotency_key or _digest_key(digest)
-        items = [replace(view(item), number=n) for n, item in enumerate(digest.items, 1)]
-        licences = self.licences(digest)
-        rules = tuple(dict.fromkeys(r for item in digest.items for r in item.rule_ids))
-        local_end = digest.period_end.astimezone(tz)
-        context = {
-            "digest": digest,
-            "subscription": subscription,
-            "items": items,
-            "rules": rules,
-            "sender": sender,
-            "period_end": local_end,
-            "period_end_text": f"{local_end:%H:%M} on {long_date(local_end)}",
-            "timezone": tz.key,
-            "licences": licences,
-            # The first, for templates written when every digest had one licence.
-            "licence": licences[0].text if licences else "",
-            "licence_url": licences[0].url if licences else "",
-            "change_key_text": CHANGE_KEY_TEXT,
-            "change_key_html": change_key_html(),
-        }
-        subject = _one_line(self._render("subject.txt.j2", context), MAX_SUBJECT)
-        context["subject"] = subject
-        message_id = f"<{_ID_UNSAFE.sub('-', key)}@watcher>"
-        headers = {
-            "Message-ID": message_id,
-            "X-Watcher-Subscription": subscription.id,
-            "X-Watcher-Key": key,
-            # RFC 3834: tells autoresponders (out-of-office) not to answer a machine.
-            "Auto-Submitted": "auto-generated",
-            "X-Auto-Response-Suppress": "All",
-        }
-        return Message(
-            idempotency_key=key,
-            recipients=tuple(subscription.to),
-            subject=subject,
-            text=self._render("digest.txt.j2", context),
-            html=self._render("digest.html.j2", context),
-            headers={name: strip_control(value) for name, value in headers.items()},
+        items = tuple(replace(view(item), number=n) for n, item in enumerate(digest.items, 1))
+        context = DigestContext(
+            digest=digest,
+            subscription=subscription,
+            items=items,
+            licences=tuple(self.licences(digest)),
+            key=key,
+            tz=tz,
+            sender=sender,
+            references=references,
+            headers=dict(headers or {}),
         )
+        return _format(format).digest(context, self)
+
+    def template(self, name: str, context: Mapping[str, object]) -> str:
+        """Render one template by name (the user's, else the built-in one)."""
+        template = self._template(name)
+        try:
+            return template.render(context)
+        except jinja2.TemplateError as exc:
+            raise self._error(name, exc) from exc
+        except Exception as exc:
+            line = _template_line(exc, template)
+            at = f"line {line}: " if line else ""
+            origin = template.filename or f"{self._origin}/{name}"
+            problem = f"{at}template error: {type(exc).__name__}: {exc}"
+            raise ConfigError(origin, [("", problem)]) from exc
 
     def licences(self, digest: Digest) -> list[Licence]:
         """The licence lines a digest carries: one per licence its items come under, in the
@@ -228,19 +221,6 @@ class Renderer:
         except jinja2.TemplateError as exc:
             raise self._error(name, exc) from exc
 
-    def _render(self, name: str, context: dict[str, object]) -> str:
-        template = self._template(name)
-        try:
-            return template.render(context)
-        except jinja2.TemplateError as exc:
-            raise self._error(name, exc) from exc
-        except Exception as exc:
-            line = _template_line(exc, template)
-            at = f"line {line}: " if line else ""
-            origin = template.filename or f"{self._origin}/{name}"
-            problem = f"{at}template error: {type(exc).__name__}: {exc}"
-            raise ConfigError(origin, [("", problem)]) from exc
-
     def _error(self, name: str, exc: jinja2.TemplateError) -> ConfigError:
         # Name the file the error is in: an included partial, not always ``name``.
         where = getattr(exc, "name", None) or name
@@ -248,6 +228,13 @@ class Renderer:
         origin = getattr(exc, "filename", None) or f"{self._origin}/{where}"
         at = f"line {line}: " if line else ""
         return ConfigError(origin, [("", f"{at}template error: {exc.message or exc}")])
+
+
+def _format(name: str) -> Format:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ConfigError("", [("", f"no message format {name!r}")]) from None
 
 
 def source_licences(config: Config) -> dict[str, Licence]:
@@ -271,11 +258,6 @@ def _template_line(exc: Exception, template: jinja2.Template) -> int | None:
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
-
-
-def _one_line(value: str, limit: int) -> str:
-    line = strip_control(value)
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def _digest_key(digest: Digest) -> str:

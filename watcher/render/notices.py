@@ -41,9 +41,8 @@ def notice_key(operator: str, notice: Notice) -> str:
     )
 
 
-def notice_message(
-    notice: Notice, operator: str, recipients: tuple[str, ...], tz: tzinfo
-) -> Message:
+def notice_message(notice: Notice, operator: str, tz: tzinfo) -> Message:
+    """The notice as an email-shaped note (``Renderer.note`` makes it any format's)."""
     since = _local(notice.since, tz)
     what = _WHAT[notice.kind]
     if notice.opened:
@@ -71,7 +70,6 @@ def notice_message(
     key = notice_key(operator, notice)
     return Message(
         idempotency_key=key,
-        recipients=recipients,
         subject="[watcher] " + clean(subject, SUBJECT_DETAIL),
         text=text,
         html=html,

@@ -8,9 +8,14 @@ Contract for every implementation (SQLite and PostgreSQL run the same conformanc
 - Every distinct version of a record is kept (``record_version``), so an event can always show
   the version it replaced.
 - A ledger row is (subscription, event), unique: a subscriber never gets the same event twice.
-- ``create_delivery`` claims pending ledger rows for one message atomically; with several
-  replicas, two claims never share a row. A delivery is marked sent only by ``mark_sent``,
-  which the caller invokes after the channel accepted the message.
+- ``create_delivery`` claims pending ledger rows for one message atomically, all of them or
+  none, and writes the rendered message into the outbox in the same transaction; with several
+  replicas, two claims never share a row.
+- ``claim_due`` hands each due outbox row to one sender at a time (``FOR UPDATE SKIP LOCKED``
+  on PostgreSQL, a conditional ``UPDATE ... RETURNING`` on SQLite), for ``CLAIM_FOR``; a
+  sender that dies loses its claim when that ends. A row is marked sent only by
+  ``mark_sent``, which the caller invokes after the channel accepted the message; ``sent``,
+  ``dead`` and ``dropped`` are final until an operator revives a dead row.
 - The search index (``candidates``) always describes the current version of every record: it
   is written by ``commit`` and ``commit_records`` in their transaction. It is a filter, never
   a verdict: it may return records a rule does not match, never leave out one it does.
@@ -33,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from typing import NamedTuple, Protocol
 
 from watcher.incidents import Kind, Notice
@@ -123,8 +129,28 @@ class PendingItem:
     created: datetime | None = None
 
 
+class OutboxState(StrEnum):
+    PENDING = "pending"  # to be sent, at ``next_attempt``
+    SENT = "sent"  # the peer accepted it
+    DEAD = "dead"  # a permanent failure, or failing for too long; ``outbox retry`` revives it
+    DROPPED = "dropped"  # an operator gave up on it (``outbox drop``)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a claimed delivery sends: written into the outbox with the claim."""
+
+    channel: str
+    target: tuple[str, ...]
+    format: str
+    payload: str  # model.message_to_json: the bytes every attempt sends
+    items: int = 0  # how many items the digest has
+
+
 @dataclass(frozen=True)
 class Delivery:
+    """One outbox row: a message for one subscription and how its sending went."""
+
     id: int
     subscription_id: str
     idempotency_key: str
@@ -134,6 +160,15 @@ class Delivery:
     last_error: str | None = None
     next_attempt: datetime | None = None
     sent: datetime | None = None
+    state: OutboxState = OutboxState.PENDING
+    channel: str | None = None
+    target: tuple[str, ...] = ()
+    format: str | None = None
+    payload: str | None = None  # None: nothing to send (every item's rule has left)
+    parts_sent: int = 0
+    last_attempt: datetime | None = None
+    claimed_by: str | None = None
+    items: int = 0
 
 
 class PendingMigration(NamedTuple):
@@ -306,26 +341,88 @@ class Store(Protocol):
         ledger_ids: Sequence[int],
         period_end: datetime,
         now: datetime,
+        outgoing: Outgoing | None,
     ) -> Delivery | None:
-        """Claim the given (still unclaimed) ledger rows for a new delivery, atomically.
-        Returns None if none of them could be claimed. If a delivery with this key exists,
-        returns it unchanged."""
+        """Claim every one of the given ledger rows for a new delivery and write ``outgoing``
+        into the outbox, due at ``now``; all in one transaction. Returns None, claiming
+        nothing, if any of the rows was claimed already (another replica took them: read the
+        pending rows again). If a delivery with this key exists, returns it unchanged.
+        ``outgoing`` None (nothing left to say) records the delivery as sent at ``now``."""
         ...
 
-    def unsent_deliveries(self, subscription_id: str, now: datetime) -> list[Delivery]:
-        """Deliveries not yet sent whose next attempt is due, oldest first."""
+    def claim_due(
+        self,
+        holder: str,
+        now: datetime,
+        *,
+        limit: int = 100,
+        due_by: datetime | None = None,
+        attempted_before: datetime | None = None,
+    ) -> list[Delivery]:
+        """Up to ``limit`` pending outbox rows due by ``due_by`` (default ``now``) that no
+        live claim holds (and, with ``attempted_before``, not attempted since), now claimed by
+        ``holder`` until ``now + CLAIM_FOR``; soonest due first."""
         ...
 
     def delivery_items(self, delivery_id: int) -> list[PendingItem]: ...
 
-    def mark_sent(self, delivery_id: int, at: datetime) -> None: ...
+    def mark_sent(self, delivery_id: int, at: datetime) -> None:
+        """The peer accepted it. A repeat, or a row no longer pending, is left alone."""
+        ...
 
     def mark_failed(
-        self, delivery_id: int, error: str, at: datetime, next_attempt: datetime
-    ) -> None: ...
+        self,
+        delivery_id: int,
+        error: str,
+        at: datetime,
+        next_attempt: datetime,
+        parts_sent: int = 0,
+    ) -> None:
+        """An attempt failed: try again at ``next_attempt``; ``parts_sent`` bodies are done."""
+        ...
 
-    def failed_deliveries(self) -> list[Delivery]:
-        """Every unsent delivery that has failed at least once, for status reports."""
+    def mark_dead(self, delivery_id: int, error: str, at: datetime, parts_sent: int = 0) -> None:
+        """An attempt failed for good: the row is dead until an operator revives it."""
+        ...
+
+    def defer(self, delivery_id: int, until: datetime, at: datetime) -> None:
+        """Give the row back unattempted, due at ``until`` (its destination is throttled)."""
+        ...
+
+    def outbox(
+        self,
+        state: OutboxState | None = None,
+        channel: str | None = None,
+        subscription_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Outbox rows, newest first, filtered by state, channel and subscription."""
+        ...
+
+    def delivery(self, delivery_id: int) -> Delivery | None: ...
+
+    def revive(self, delivery_ids: Collection[int] | None, now: datetime) -> list[int]:
+        """Make dead rows pending again, due at ``now`` with their failures forgotten: those
+        in ``delivery_ids``, or every dead row when it is None. The ids revived."""
+        ...
+
+    def drop(self, delivery_id: int, at: datetime) -> bool:
+        """Give up on a pending or dead row for good; False if it is not one."""
+        ...
+
+    def outbox_counts(self) -> dict[OutboxState, int]:
+        """How many outbox rows are in each state."""
+        ...
+
+    def next_due(self) -> datetime | None:
+        """When the soonest pending outbox row is due, if any is pending."""
+        ...
+
+    def first_reports(
+        self, subscription_id: str, items: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """For each (source, key), the idempotency key of the first message sent to the
+        subscription that reported that item, where one was: what a follow-up threads under."""
         ...
 
     # --- operators' notices ---

@@ -1,12 +1,13 @@
 """Schema migrations: an ordered list of versioned steps, applied by ``migrate`` on every start.
 
 Each step is a frozen module in ``history`` (``v1`` the initial schema, ``v2`` the search index,
-``v3`` SQLite's covering index for it, ``v4`` one item model for every source, ``v5`` source health)
-that turns the previous version into its own. Every database takes the same path: a new one runs
-every step in order from nothing, an existing one the steps it lacks, so what ``schema.py``
-describes is always what the steps build (tested in ``tests/test_migrations.py``, as is upgrading
-from every earlier version with rows in it). Each step runs in its own transaction and is recorded
-by version in ``schema_migrations``, which ``migrate`` creates first. To change the schema, see
+``v3`` SQLite's covering index for it, ``v4`` one item model for every source, ``v5`` source
+health, ``v6`` the outbox) that turns the previous version into its own. Every database takes
+the same path: a new one runs every step in order from nothing, an existing one the steps it
+lacks, so what ``schema.py`` describes is always what the steps build (tested in
+``tests/test_migrations.py``, as is upgrading from every earlier version with rows in it). Each
+step runs in its own transaction and is recorded by version in ``schema_migrations``, which
+``migrate`` creates first. To change the schema, see
 ``history``.
 
 Several processes may migrate at once: on PostgreSQL every step holds a transaction-level advisory
@@ -25,7 +26,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, insert, inspect, select, text
 
-from watcher.store.history import v1, v2, v3, v4, v5
+from watcher.store.history import v1, v2, v3, v4, v5, v6
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, v3.NAME, v3.apply),
     Migration(4, v4.NAME, v4.apply),
     Migration(5, v5.NAME, v5.apply),
+    Migration(6, v6.NAME, v6.apply),
 )
 
 

@@ -25,10 +25,9 @@ from watcher.model import (
     record_from_json,
     record_to_json,
 )
-from watcher.store.base import Delivery, PendingItem, PollHealth, SourceState, StoredNotice
+from watcher.store.base import PendingItem, PollHealth, SourceState, StoredNotice
 from watcher.store.history import v4
 from watcher.store.schema import (
-    delivery,
     event,
     event_match,
     ledger,
@@ -157,20 +156,6 @@ def notice_rows(health: PollHealth) -> list[dict[str, Any]]:
         }
         for operator, n in health.notices
     ]
-
-
-def delivery_of(row: Row[Any]) -> Delivery:
-    return Delivery(
-        id=row.id,
-        subscription_id=row.subscription_id,
-        idempotency_key=row.idempotency_key,
-        period_end=row.period_end,
-        created=row.created,
-        attempts=row.attempts,
-        last_error=row.last_error,
-        next_attempt=row.next_attempt,
-        sent=row.sent,
-    )
 
 
 # --- statements -------------------------------------------------------------------------------
@@ -335,11 +320,6 @@ def _hits_by_event(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, 
         for row in rows:
             out.setdefault(row.event_id, {})[row.rule_id] = hits_of(row.hits)
     return out
-
-
-def deliveries(conn: Connection, where: ColumnElement[bool]) -> list[Delivery]:
-    rows = conn.execute(select(delivery).where(where).order_by(delivery.c.created, delivery.c.id))
-    return [delivery_of(row) for row in rows]
 
 
 def notices(conn: Connection, where: ColumnElement[bool]) -> list[StoredNotice]:

@@ -15,7 +15,9 @@ database to it and ``sql`` queries it. A change here needs a migration that make
     event_match        one rule matching one event, with its hits
     ledger             an event owed to a subscription; unique (subscription, event); claimed by
                        a delivery
-    delivery           one message for one subscription, with its send attempts
+    delivery           the outbox: one message for one subscription, rendered when claimed,
+                       with its channel, target, state (pending, sent, dead, dropped) and
+                       send attempts
     record_words       the search index: one row per current record with its day and folded
                        words; on SQLite an FTS5 table (``record_words_fts``, external content)
                        indexes the words, on PostgreSQL ``words`` is a GIN-indexed tsvector
@@ -47,6 +49,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import TSVECTOR
@@ -225,6 +228,16 @@ delivery = Table(
     Column("last_attempt", UTCDateTime),
     Column("next_attempt", UTCDateTime),
     Column("sent", UTCDateTime),
+    # The outbox (version 6): what to send where, rendered once, and how far it got.
+    Column("channel", String(200)),
+    Column("target", Text),  # JSON list of addresses; [] for chat and webhook channels
+    Column("format", String(40)),
+    Column("payload", Text),  # model.message_to_json
+    Column("items", Integer),  # how many items the digest has
+    Column("claimed_by", String(200)),
+    Column("claimed_until", UTCDateTime),
+    Column("parts_sent", Integer, nullable=False, server_default=text("0")),
+    Column("state", String(10), nullable=False, server_default=text("'pending'")),
 )
 
 ledger = Table(
@@ -247,11 +260,10 @@ Index(
     postgresql_where=ledger.c.delivery_id.is_(None),
 )
 Index(
-    "ix_delivery_unsent",
-    delivery.c.subscription_id,
-    delivery.c.created,
-    sqlite_where=delivery.c.sent.is_(None),
-    postgresql_where=delivery.c.sent.is_(None),
+    "ix_delivery_due",
+    delivery.c.next_attempt,
+    sqlite_where=delivery.c.state == "pending",
+    postgresql_where=delivery.c.state == "pending",
 )
 
 # The full-text candidate index (see ``fulltext``). ``words`` holds the distinct folded words of

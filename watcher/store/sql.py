@@ -20,12 +20,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.errors import StoreError
 from watcher.model import Event, Record
-from watcher.store import failures, fulltext, migrations, queries, records, status
+from watcher.store import failures, fulltext, migrations, outbox, queries, records, status
 from watcher.store.base import (
     Candidate,
     CommitSummary,
     Delivery,
     MatchInput,
+    OutboxState,
+    Outgoing,
     PendingItem,
     PollOutcome,
     SchemaStatus,
@@ -36,7 +38,6 @@ from watcher.store.base import (
 )
 from watcher.store.engine import READ_ONLY, sqlite_directory
 from watcher.store.schema import (
-    delivery,
     event,
     event_match,
     ledger,
@@ -46,10 +47,6 @@ from watcher.store.schema import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class _NothingClaimedError(Exception):
-    """Raised inside ``create_delivery``'s transaction to roll it back."""
 
 
 class SqlStore:
@@ -263,42 +260,27 @@ class SqlStore:
         ledger_ids: Sequence[int],
         period_end: datetime,
         now: datetime,
+        outgoing: Outgoing | None,
     ) -> Delivery | None:
         try:
             with self._write(f"creating a delivery for {subscription_id}") as conn:
-                existing = _delivery_by_key(conn, idempotency_key)
-                if existing:
-                    return existing
-                ins = (
-                    queries.dialect_insert(conn, delivery)
-                    .values(
-                        subscription_id=subscription_id,
-                        idempotency_key=idempotency_key,
-                        period_end=period_end,
-                        created=now,
-                        attempts=0,
-                    )
-                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                return outbox.create(
+                    conn, subscription_id, idempotency_key, ledger_ids, period_end, now, outgoing
                 )
-                new_id = conn.execute(ins.returning(delivery.c.id)).scalar()
-                if new_id is None:  # another process created it since we looked
-                    return _delivery_by_key(conn, idempotency_key)
-                if not _claim(conn, new_id, subscription_id, ledger_ids):
-                    raise _NothingClaimedError
-                return _delivery_by_key(conn, idempotency_key)
-        except _NothingClaimedError:
+        except outbox.NothingClaimedError:
             return None
 
-    def unsent_deliveries(self, subscription_id: str, now: datetime) -> list[Delivery]:
-        with self._read("reading unsent deliveries") as conn:
-            return queries.deliveries(
-                conn,
-                and_(
-                    delivery.c.subscription_id == subscription_id,
-                    delivery.c.sent.is_(None),
-                    or_(delivery.c.next_attempt.is_(None), delivery.c.next_attempt <= now),
-                ),
-            )
+    def claim_due(
+        self,
+        holder: str,
+        now: datetime,
+        *,
+        limit: int = 100,
+        due_by: datetime | None = None,
+        attempted_before: datetime | None = None,
+    ) -> list[Delivery]:
+        with self._write("claiming due messages") as conn:
+            return outbox.claim_due(conn, holder, now, limit, due_by or now, attempted_before)
 
     def delivery_items(self, delivery_id: int) -> list[PendingItem]:
         with self._read("reading delivery items") as conn:
@@ -306,37 +288,62 @@ class SqlStore:
 
     def mark_sent(self, delivery_id: int, at: datetime) -> None:
         with self._write("marking a delivery sent") as conn:
-            # The first acceptance is the one that counts; a repeat is harmless.
-            result = conn.execute(
-                update(delivery)
-                .where(delivery.c.id == delivery_id, delivery.c.sent.is_(None))
-                .values(sent=at, last_attempt=at, next_attempt=None)
-            )
-            if result.rowcount == 0:
-                _require_delivery(conn, delivery_id)
+            outbox.mark_sent(conn, delivery_id, at)
 
     def mark_failed(
-        self, delivery_id: int, error: str, at: datetime, next_attempt: datetime
+        self,
+        delivery_id: int,
+        error: str,
+        at: datetime,
+        next_attempt: datetime,
+        parts_sent: int = 0,
     ) -> None:
         with self._write("marking a delivery failed") as conn:
-            result = conn.execute(
-                update(delivery)
-                .where(delivery.c.id == delivery_id, delivery.c.sent.is_(None))
-                .values(
-                    attempts=delivery.c.attempts + 1,
-                    last_error=error,
-                    last_attempt=at,
-                    next_attempt=next_attempt,
-                )
-            )
-            if result.rowcount == 0:
-                _require_delivery(conn, delivery_id)
+            outbox.mark_failed(conn, delivery_id, error, at, next_attempt, parts_sent)
 
-    def failed_deliveries(self) -> list[Delivery]:
-        with self._read("reading failed deliveries") as conn:
-            return queries.deliveries(
-                conn, and_(delivery.c.sent.is_(None), delivery.c.attempts > 0)
-            )
+    def mark_dead(self, delivery_id: int, error: str, at: datetime, parts_sent: int = 0) -> None:
+        with self._write("marking a delivery dead") as conn:
+            outbox.mark_dead(conn, delivery_id, error, at, parts_sent)
+
+    def defer(self, delivery_id: int, until: datetime, at: datetime) -> None:
+        with self._write("deferring a delivery") as conn:
+            outbox.defer(conn, delivery_id, until, at)
+
+    def outbox(
+        self,
+        state: OutboxState | None = None,
+        channel: str | None = None,
+        subscription_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        with self._read("reading the outbox") as conn:
+            return outbox.listing(conn, state, channel, subscription_id, limit)
+
+    def delivery(self, delivery_id: int) -> Delivery | None:
+        with self._read("reading a delivery") as conn:
+            return outbox.by_id(conn, delivery_id)
+
+    def revive(self, delivery_ids: Collection[int] | None, now: datetime) -> list[int]:
+        with self._write("reviving dead messages") as conn:
+            return outbox.revive(conn, delivery_ids, now)
+
+    def drop(self, delivery_id: int, at: datetime) -> bool:
+        with self._write("dropping a message") as conn:
+            return outbox.drop(conn, delivery_id, at)
+
+    def outbox_counts(self) -> dict[OutboxState, int]:
+        with self._read("counting the outbox") as conn:
+            return outbox.counts(conn)
+
+    def next_due(self) -> datetime | None:
+        with self._read("reading the outbox") as conn:
+            return outbox.next_due(conn)
+
+    def first_reports(
+        self, subscription_id: str, items: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        with self._read("reading earlier messages") as conn:
+            return outbox.first_reports(conn, subscription_id, items)
 
     # --- operators' notices -------------------------------------------------------------------
 
@@ -406,48 +413,3 @@ def _ledger_rows(outcome: PollOutcome, ids: dict[queries.Identity, int]) -> list
             "created": outcome.started,
         }
     return list(rows.values())
-
-
-def _claim(
-    conn: Connection, delivery_id: int, subscription_id: str, ledger_ids: Sequence[int]
-) -> int:
-    """Point the still-unclaimed rows among ``ledger_ids`` at the delivery; how many."""
-    claimed = 0
-    for chunk in queries.chunks(sorted(set(ledger_ids))):
-        unclaimed = and_(
-            ledger.c.id.in_(chunk),
-            ledger.c.subscription_id == subscription_id,
-            ledger.c.delivery_id.is_(None),
-        )
-        # On PostgreSQL, lock in id order and pass over rows another replica is claiming, so
-        # concurrent claims neither deadlock nor wait; SQLite's write lock already serialises.
-        ids = (
-            conn.execute(
-                select(ledger.c.id)
-                .where(unclaimed)
-                .order_by(ledger.c.id)
-                .with_for_update(skip_locked=True)
-            )
-            .scalars()
-            .all()
-        )
-        if ids:
-            result = conn.execute(
-                update(ledger)
-                .where(ledger.c.id.in_(ids), ledger.c.delivery_id.is_(None))
-                .values(delivery_id=delivery_id)
-            )
-            claimed += result.rowcount
-    return claimed
-
-
-def _delivery_by_key(conn: Connection, idempotency_key: str) -> Delivery | None:
-    row = conn.execute(
-        select(delivery).where(delivery.c.idempotency_key == idempotency_key)
-    ).first()
-    return queries.delivery_of(row) if row else None
-
-
-def _require_delivery(conn: Connection, delivery_id: int) -> None:
-    if conn.execute(select(delivery.c.id).where(delivery.c.id == delivery_id)).first() is None:
-        raise StoreError(f"no delivery with id {delivery_id}")
