@@ -1,5 +1,5 @@
 """Our exception tree. Foreign exceptions are translated into these once, at the boundary
-(``http.py``, ``store/``, ``channels/``), always with ``raise ... from exc``.
+(``http/``, ``store/``, ``channels/``), always with ``raise ... from exc``.
 
     WatcherError
     ├── ConfigError            invalid configuration: file, key path, problem (CLI exit code 2)
@@ -93,8 +93,13 @@ class StoreUnavailableError(StoreError):
 
 
 class DeliveryError(WatcherError):
-    """A channel could not deliver a message. ``permanent`` errors are not worth retrying soon."""
+    """A channel could not deliver a message. ``permanent`` errors are not worth retrying soon;
+    ``retry_after`` is how many seconds the peer asked us to wait (a 429's Retry-After), if it
+    said. ``str()`` never holds a secret: a channel URL appears masked (``logs.masked_url``)."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         self.permanent = permanent
+        self.retry_after = retry_after
         super().__init__(message)
