@@ -310,7 +310,9 @@ def test_an_unknown_key_suggests_the_nearest_known_one() -> None:
     )
     [(path, msg)] = problems(MINIMAL + "colour: blue\n")
     assert path == "colour"
-    assert msg.startswith("unknown key 'colour' (known keys: channels, contact, data_dir")
+    assert msg.startswith(
+        "unknown key 'colour' (known keys: allow_private_networks, channels, contact, data_dir"
+    )
 
 
 def test_bad_values_are_echoed_but_never_values_from_the_environment() -> None:

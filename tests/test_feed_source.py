@@ -59,11 +59,14 @@ def feed_config(url: str, **extra: object) -> FeedSourceConfig:
     )
 
 
-def make_service(tmp_path: Path, url: str, clock: Clock, timeout: str = "2s") -> Service:
+def make_service(
+    tmp_path: Path, url: str, clock: Clock, timeout: str = "2s", allow_private: bool = True
+) -> Service:
     config = parse(
         f"""
 store: sqlite:///{tmp_path}/w.db
 data_dir: {tmp_path}/data
+allow_private_networks: {str(allow_private).lower()}  # the feed is a local server
 sources:
   - id: dfe
     kind: feed
@@ -97,7 +100,12 @@ subscriptions:
 def test_each_dialect_becomes_the_golden_records(name: str, content_type: str) -> None:
     with FeedServer(content_type) as server:
         server.publish("/feed", document(name))
-        source = FeedSource(feed_config(server.url("/feed")), "tests", clock=lambda: NOW)
+        source = FeedSource(
+            feed_config(server.url("/feed")),
+            "tests",
+            clock=lambda: NOW,
+            allow_private_networks=True,
+        )
         try:
             listing = source.list(NOW.date(), NOW.date())
         finally:
@@ -229,6 +237,19 @@ def test_an_entry_that_changes_on_every_fetch_alerts_twice_then_waits_until_stab
     service.close(svc)
 
 
+def test_a_feed_on_a_private_address_is_refused_unless_the_config_allows_it(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    server.publish("/dfe.atom", document())
+    svc = make_service(tmp_path, server.url("/dfe.atom"), Clock(NOW), allow_private=False)
+    report = pipeline.poll(svc, "dfe")
+    service.close(svc)
+    assert report.error is not None
+    assert "refused to connect to 127.0.0.1:" in report.error
+    assert "a loopback address (set allow_private_networks: true to allow)" in report.error
+    assert server.answers == []  # every other test here polls the same server, allowed
+
+
 def test_a_malformed_feed_is_an_error_on_the_source_and_loses_nothing(
     tmp_path: Path, server: FeedServer
 ) -> None:
@@ -338,6 +359,7 @@ def test_run_once_delivers_a_feeds_new_entries_to_the_outbox_and_then_nothing(
     config.write_text(f"""
 store: sqlite:///{tmp_path}/watcher.db
 data_dir: {tmp_path}/data
+allow_private_networks: true  # the feed is a local server
 sources:
   - id: dfe
     kind: feed

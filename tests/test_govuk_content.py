@@ -60,6 +60,7 @@ def build(tmp_path: Path, server: FeedServer, clock: Clock) -> Service:
         f"""
 store: sqlite:///{tmp_path}/w.db
 data_dir: {tmp_path}/data
+allow_private_networks: true  # the feed is a local server
 sources:
   - id: dfe
     kind: feed

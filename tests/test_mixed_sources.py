@@ -77,6 +77,7 @@ def test_one_digest_per_subscription_holds_every_kind_with_its_link_and_licence(
     config.write_text(f"""
 store: sqlite:///{tmp_path}/watcher.db
 data_dir: {tmp_path}/data
+allow_private_networks: true  # the feed is a local server
 sources:
   - id: questions
     kind: parliament_written_questions{api_knobs}

@@ -1,5 +1,5 @@
 """Our exception tree. Foreign exceptions are translated into these once, at the boundary
-(``http.py``, ``store/``, ``channels/``), always with ``raise ... from exc``.
+(``http/``, ``store/``, ``channels/``), always with ``raise ... from exc``.
 
     WatcherError
     ├── ConfigError            invalid configuration: file, key path, problem (CLI exit code 2)
@@ -99,6 +99,7 @@ class DeliveryError(WatcherError):
     outbox marks the message dead at once. ``retry_after``: the peer said how many seconds to
     wait (HTTP ``Retry-After``, Discord's ``retry_after``). ``parts_sent``: of a message in
     several parts, how many the peer accepted before this failure, so a retry sends the rest.
+    ``str()`` never holds a secret: a channel URL appears masked (``logs.masked_url``).
     """
 
     def __init__(

@@ -66,7 +66,10 @@ def build(
     service = Service(
         config=config,
         store=store,
-        sources={s.id: open_source(s, config.user_agent, transport, now) for s in config.sources},
+        sources={
+            s.id: open_source(s, config.user_agent, transport, now, config.allow_private_networks)
+            for s in config.sources
+        },
         channels={c.id: open_channel(c, config.data_dir) for c in config.all_channels()},
         rules=rules,
         subscriptions=config.resolved_subscriptions(),

@@ -347,6 +347,9 @@ class Config(Frozen):
     timezone: str = "Europe/London"
     contact: str | None = None
     templates: str | None = None  # a folder whose templates override the built-in ones
+    # Webhook and feed URLs may reach private, loopback and link-local addresses (an intranet
+    # webhook, a test server); off, a connection to one is refused (watcher.http.guard).
+    allow_private_networks: bool = False
     sources: tuple[SourceConfig, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
     # Synonym sets for ~NAME in rules: each expansion is one term or phrase, as query text.

@@ -9,6 +9,9 @@ nothing in it is refused: it would start a service that watches nothing.
 
 A relative ``templates:`` folder is relative to the config file, so a config and its templates
 can move together; it must exist.
+
+Every secret a valid config holds (channel URLs' path and query, passwords, secrets, tokens, a
+feed's query) is registered with ``logs`` as it is read, so no log line can show it.
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
+from watcher import logs
 from watcher.config import advice
 from watcher.config.model import Config
+from watcher.config.sources import FeedSourceConfig
 from watcher.errors import ConfigError
 
 _SECRET_WORDS = ("password", "secret", "token")
@@ -105,11 +111,47 @@ def read_text(text: str, name: str, env: Mapping[str, str]) -> Loaded:
         )
     except ValidationError as exc:
         raise ConfigError(name, [_describe(e, values, data) for e in exc.errors()]) from exc
+    _register_secrets(config)
     problems = config.reference_problems()
     config = _resolve_templates(config, name, problems)
     if problems:
         raise ConfigError(name, problems)
     return Loaded(config, advice.warnings(config, quoted))
+
+
+def _register_secrets(config: Config) -> None:
+    """Tell the log filter every secret the config holds (``logs.register_secret``): each
+    channel's URLs' path and query, its passwords, secrets and tokens (and header values), a
+    feed's query (a private feed's key), the store's password."""
+    for channel in config.channels:
+        _register_fields(channel)
+    for source in config.sources:
+        if isinstance(source, FeedSourceConfig):
+            logs.register_secret(urlsplit(source.url).query)
+    logs.register_secret(urlsplit(config.store_url).password)
+
+
+def _register_fields(model: BaseModel) -> None:
+    for name, value in model:
+        _register_value(value, name)
+
+
+def _register_value(value: Any, field: str) -> None:
+    if isinstance(value, BaseModel):
+        _register_fields(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _register_value(v, field)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _register_value(v, field)
+    elif isinstance(value, SecretStr):
+        logs.register_secret(value.get_secret_value())
+    elif isinstance(value, logs.SecretUrl | str):
+        if field.lower().endswith(("url", "urls")):
+            logs.register_url(value)
+        elif any(word in field.lower() for word in (*_SECRET_WORDS, "headers")):
+            logs.register_secret(value if isinstance(value, str) else value.get_secret_value())
 
 
 # --- YAML ----------------------------------------------------------------------------------
@@ -258,8 +300,8 @@ def _echo(path: str, value: Any, raw: Any, msg: str) -> str:
         return f" (from {raw.strip()})"  # the environment's value may be a secret
     if any(word in path.lower() for word in _SECRET_WORDS):
         return ""
-    if path.startswith("channels") and path.endswith(".url"):
-        return ""  # a webhook URL is a credential
+    if path.startswith("channels") and path.lower().endswith("url") and isinstance(value, str):
+        return f" (got {logs.masked_url(value)})"  # a webhook URL is its own credential
     if not isinstance(value, str | int | float | bool) or repr(value) in msg:
         return ""
     return f" (got {value!r})"

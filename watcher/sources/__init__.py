@@ -23,10 +23,12 @@ from watcher.sources.scottish import ScottishParliamentQuestions
 from watcher.sources.statements import ParliamentWrittenStatements
 
 Clock = Callable[[], datetime]
-# (config, user agent, transport, clock) -> Source. The transport replaces the network (tests,
-# demo); the clock is the service's, for a source that remembers when things happened. Each
-# takes its own kind's config: ``SourceConfig`` is told apart by ``kind``, the key here.
-SourceFactory = Callable[[Any, str, httpx.BaseTransport | None, Clock], Source]
+# (config, user agent, transport, clock, allow private networks) -> Source. The transport
+# replaces the network (tests, demo); the clock is the service's, for a source that remembers
+# when things happened; the flag is the config's ``allow_private_networks``, for a source that
+# asks URLs a user wrote (``watcher.http.guard``). Each takes its own kind's config:
+# ``SourceConfig`` is told apart by ``kind``, the key here.
+SourceFactory = Callable[[Any, str, httpx.BaseTransport | None, Clock, bool], Source]
 
 SOURCES: dict[str, SourceFactory] = {
     "parliament_written_questions": ParliamentWrittenQuestions,
@@ -44,6 +46,10 @@ def open_source(
     user_agent: str,
     transport: httpx.BaseTransport | None = None,
     clock: Clock | None = None,
+    allow_private_networks: bool = False,
 ) -> Source:
     """The source a config describes, with its own HTTP client. Close it when done."""
-    return SOURCES[config.kind](config, user_agent, transport, clock or (lambda: datetime.now(UTC)))
+    factory = SOURCES[config.kind]
+    return factory(
+        config, user_agent, transport, clock or (lambda: datetime.now(UTC)), allow_private_networks
+    )

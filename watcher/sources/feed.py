@@ -30,7 +30,8 @@ so it is neither stored nor announced until a later poll of this process reads i
 restart, it is stored with the feed's summary alone).
 
 Every request goes through ``PoliteClient``, with the config's ``timeout`` as the deadline for
-the whole answer and its 10 MB limit; feedparser never fetches anything itself.
+the whole answer and its 10 MB limit, and the address guard unless ``allow_private_networks``
+(a feed's URL is the user's); feedparser never fetches anything itself.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class FeedSource:
         user_agent: str,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] | None = None,
+        allow_private_networks: bool = False,
     ) -> None:
         self._config = config
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -86,6 +88,8 @@ class FeedSource:
             max_retry_after=config.max_retry_after.total_seconds(),
             deadline=seconds,  # a feed is one answer: the timeout bounds all of it
             transport=transport,
+            # A feed's URL (and its content API's) is the user's: guarded (watcher.http.guard).
+            allow_private_networks=allow_private_networks,
         )
 
     @property

@@ -63,6 +63,7 @@ class NiAssemblyQuestions:
         user_agent: str,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] | None = None,  # no use for one: its listing is dated
+        allow_private_networks: bool = True,  # its base URL is ours: never guarded
     ) -> None:
         self._config = config
         self._client = api_client(config, user_agent, transport)

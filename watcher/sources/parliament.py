@@ -58,6 +58,7 @@ class ParliamentWrittenQuestions:
         user_agent: str,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] | None = None,
+        allow_private_networks: bool = True,  # its base URL is ours: never guarded
     ) -> None:
         self._config = config
         self._clock = clock or (lambda: datetime.now(UTC))

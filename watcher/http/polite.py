@@ -1,5 +1,6 @@
 """The one polite, thread-safe HTTP client every source uses: bytes or JSON, conditional GET,
-a size limit and a total time limit on every answer.
+a size limit and a total time limit on every answer, and for user-supplied URLs (feeds) the
+address guard (``guard``), which ``allow_private_networks=False`` turns on.
 
 Polite means: a descriptive User-Agent on every request, a timeout on every socket operation,
 at most ``max_concurrency`` requests in flight and at most ``max_per_second`` started per second
@@ -20,11 +21,13 @@ headers are bounded only by the read timeout per read and httpcore's 100 KB cap 
 A relative path is joined to ``base_url``; an absolute URL is asked as it is (feeds have no
 base URL). Sources see only ``Response`` and ``Validators``, never httpx types.
 
-This is the one place where httpx exceptions are translated into ours:
+This is where httpx exceptions are translated into ours for sources (``post`` does it for
+channels):
 
     FetchError            the network or the server failed after retries; a 4xx other than 429
     │                     (not retried); a Retry-After longer than max_retry_after (given up at
-    │                     once); a URL that cannot be asked; too many redirects
+    │                     once); a URL that cannot be asked; too many redirects; a host (or a
+    │                     redirect's) the guard refuses (not retried)
     ├── TooLargeError     the body, declared or as read, is bigger than max_bytes (not retried)
     └── DeadlineError     the answer took longer than deadline to arrive whole (not retried)
     ParseError            a body whose Content-Encoding does not decode; for JSON, a body that
@@ -35,21 +38,20 @@ What the bytes or the JSON mean is left to the source that asked for them.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from watcher.errors import DeadlineError, FetchError, ParseError, TooLargeError
+from watcher.http.guard import GuardedBackend, RefusedAddress
+from watcher.http.headers import retry_after
+from watcher.http.network import BackendTransport
+from watcher.http.response import Response, Validators, decode_json, label
 from watcher.logs import q
 
 logger = logging.getLogger(__name__)
@@ -59,68 +61,6 @@ DEFAULT_DEADLINE = 60.0  # seconds for one attempt: connecting, the headers and 
 
 Params = Mapping[str, str | int | float | bool]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Validators:
-    """What identifies the answer a server gave last time, to ask next time "has it changed?"."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-    def headers(self) -> dict[str, str]:
-        """The conditional request headers these validators make."""
-        sent: dict[str, str] = {}
-        if self.etag:
-            sent["If-None-Match"] = self.etag
-        if self.last_modified:
-            sent["If-Modified-Since"] = self.last_modified
-        return sent
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A whole 2xx answer, or a 304 (``not_modified``: no body, and the validators to keep)."""
-
-    status: int
-    url: str  # the final URL, after redirects
-    content: bytes = b""
-    content_type: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-    @property
-    def validators(self) -> Validators:
-        """What to send next time as ``validators``, so an unchanged answer comes back a 304."""
-        return Validators(self.etag, self.last_modified)
-
-    def json(self) -> Any:
-        """The body decoded as JSON. Raises ``ParseError``."""
-        if self.not_modified:
-            raise ValueError("a 304 Not Modified has no body to decode")
-        return decode_json(self.content, f"GET {_label(self.url)}")
-
-
-def decode_json(content: bytes, what: str) -> Any:
-    """``content`` as JSON (UTF-8, as RFC 8259 requires). Raises ``ParseError`` naming ``what``."""
-    if not content.strip():
-        raise ParseError(f"{what}: response body is empty, not JSON")
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ParseError(
-            f"{what}: response is not UTF-8 (byte {content[exc.start]:#04x} at {exc.start})"
-        ) from exc
-    try:
-        return json.loads(text)
-    except RecursionError as exc:
-        raise ParseError(f"{what}: response JSON is nested too deeply to decode") from exc
-    except ValueError as exc:  # JSONDecodeError, and integers too long to convert
-        raise ParseError(f"{what}: response is not JSON: {text[:60]!r}") from exc
 
 
 class _RateLimiter:
@@ -158,7 +98,9 @@ class PoliteClient:
     """GETs from one base URL, or from absolute URLs when ``base_url`` is empty or None.
 
     ``max_bytes`` and ``deadline`` are the defaults for every call; a call may pass its own.
-    Safe to share between threads.
+    ``allow_private_networks=False`` guards every connection (``guard``): for URLs a user
+    wrote. A ``transport`` replaces the network, guard and all (tests, the demo). Safe to
+    share between threads.
     """
 
     def __init__(
@@ -175,6 +117,7 @@ class PoliteClient:
         max_bytes: int = DEFAULT_MAX_BYTES,
         deadline: float = DEFAULT_DEADLINE,
         transport: httpx.BaseTransport | None = None,
+        allow_private_networks: bool = True,
     ) -> None:
         if max_concurrency < 1 or max_per_second <= 0 or retries < 0:
             raise ValueError("max_concurrency >= 1, max_per_second > 0 and retries >= 0")
@@ -187,13 +130,16 @@ class PoliteClient:
         self._deadline = deadline
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._limiter = _RateLimiter(max_per_second)
+        limits = httpx.Limits(
+            max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+        )
+        if transport is None and not allow_private_networks:
+            transport = BackendTransport(GuardedBackend(), limits=limits)
         self._client = httpx.Client(
             base_url=base_url or "",
             headers={"User-Agent": user_agent},
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
+            limits=limits,
             transport=transport,
             follow_redirects=True,
         )
@@ -217,7 +163,7 @@ class PoliteClient:
         limit = self._max_bytes if max_bytes is None else max_bytes
         seconds = self._deadline if deadline is None else deadline
         _check_limits(limit, seconds)
-        what = f"GET {_label(url_or_path)}"
+        what = f"GET {label(url_or_path)}"
         sent = {**(headers or {}), **(validators.headers() if validators else {})}
         try:
             target = httpx.URL(url_or_path)
@@ -246,7 +192,7 @@ class PoliteClient:
             max_bytes=max_bytes,
             deadline=deadline,
         )
-        return decode_json(response.content, f"GET {_label(url_or_path)}")
+        return decode_json(response.content, f"GET {label(url_or_path)}")
 
     def close(self) -> None:
         self._client.close()
@@ -311,6 +257,9 @@ class PoliteClient:
             try:
                 with self._client.stream("GET", target, headers=headers, timeout=timeout) as r:
                     return _read(r, what, validators, max_bytes, ends, deadline)
+            except RefusedAddress as exc:
+                # The same answer next time: not retried.
+                raise FetchError(f"{what}: {exc}") from exc
             except httpx.UnsupportedProtocol as exc:
                 # A TransportError to httpx, but asking again would not help.
                 raise FetchError(f"{what}: not a URL we can ask ({exc})") from exc
@@ -344,7 +293,7 @@ def _read(
             last_modified=r.headers.get("Last-Modified") or kept.last_modified,
         )
     if status == 429 or status >= 500:
-        raise _Retry(f"HTTP {status}", status, _retry_after(r))
+        raise _Retry(f"HTTP {status}", status, retry_after(r.headers.get("Retry-After")))
     if not 200 <= status < 300:
         # Other 4xx mean our request is wrong or the item is gone: asking again won't help.
         raise FetchError(f"{what}: HTTP {status} (not retried)")
@@ -401,31 +350,3 @@ def _size(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
     return f"{n} bytes"
-
-
-def _label(url: str) -> str:
-    """``url`` for messages and logs: without credentials, query or fragment, which may hold
-    tokens (a private feed's ``?key=``)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<malformed URL>"
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds from now (delta-seconds or HTTP-date), if present and valid."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
