@@ -60,6 +60,7 @@ from watcher.model import (
 )
 from watcher.sources.parliament import parse_question
 from watcher.store import (
+    LeaseInfo,
     LedgerEntry,
     OutboxState,
     Outgoing,
@@ -695,9 +696,13 @@ def check_reads(store: Store, s: Seed, written: Written) -> None:
         SourceState("other-source", T1, None, "HTTP 503", T1, 3),
         SourceState(SRC, T1, T1, None, None, 0),
     ]
-    # The lease survived: its holder renews it, nobody else takes it before it ends.
-    assert not store.lease(SRC, "replica-b", until=T2 + timedelta(hours=2), now=T2)
-    assert store.lease(SRC, "replica-a", until=T2 + timedelta(hours=2), now=T2)
+    # A lease row an older release left (a holder and the end of its term) holds nothing
+    # now: no process holds its lock, so the source is free, and the next holder is named.
+    assert store.lease_holder(SRC) is None
+    assert store.lease(SRC, "replica-b", T2)
+    assert store.lease_holder(SRC) == LeaseInfo("replica-b", T2)
+    store.release(SRC)
+    assert store.lease_holder(SRC) is None
 
 
 def described(item: Any) -> tuple[Any, ...]:

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
@@ -25,6 +26,7 @@ from watcher.incidents import Kind, Notice
 from watcher.kinds.questions import written_question
 from watcher.model import Event, EventType, Hit, Match, Record, Status, Text
 from watcher.store import (
+    LeaseInfo,
     LedgerEntry,
     PollHealth,
     PollOutcome,
@@ -417,34 +419,105 @@ def test_a_notice_is_stored_once_and_kept_until_it_is_marked_sent(store: Store) 
         store.mark_notice(999_999, at(50))
 
 
-def test_a_lease_has_one_holder_until_it_expires_or_is_released(store: Store) -> None:
-    assert store.lease(SRC, "a", until=at(10), now=at(0))
-    assert not store.lease(SRC, "b", until=at(15), now=at(5))
-    assert store.lease(SRC, "a", until=at(20), now=at(5))  # renewal
-    assert not store.lease(SRC, "b", until=at(25), now=at(19))
-    assert store.lease(SRC, "b", until=at(30), now=at(20))  # a's lease ran out
-    assert not store.lease(SRC, "a", until=at(30), now=at(21))
-    store.release(SRC, "a")  # not a's to release
-    assert not store.lease(SRC, "a", until=at(30), now=at(21))
-    store.release(SRC, "b")
-    assert store.lease(SRC, "a", until=at(40), now=at(22))
-    assert store.lease("other", "b", until=at(40), now=at(22))  # leases are per source
-    assert store.source_state(SRC).error_count == 0
+def test_a_lease_has_one_holder_until_it_is_released(store_url: str, store: Store) -> None:
+    other = open_store(store_url)  # another replica: a store of its own on the same database
+    try:
+        assert store.lease_holder(SRC) is None
+        assert store.lease(SRC, "a", at(0))
+        assert other.lease_holder(SRC) == store.lease_holder(SRC) == LeaseInfo("a", at(0))
+        assert not other.lease(SRC, "b", at(5))
+        assert not store.lease(SRC, "a", at(5))  # one poll at a time, in one process too
+        other.release(SRC)  # not other's to release: nothing happens
+        assert not other.lease(SRC, "b", at(5))
+        assert other.lease("other", "b", at(5))  # leases are per source
+
+        store.release(SRC)
+        assert other.lease_holder(SRC) is None
+        assert other.lease(SRC, "b", at(6))
+        assert store.lease_holder(SRC) == LeaseInfo("b", at(6))
+        assert store.source_state(SRC).error_count == 0
+    finally:
+        other.close()  # lets go of every lease it holds
+    assert store.lease_holder(SRC) is None
+    assert store.lease(SRC, "a", at(7))
 
 
 def test_concurrent_leases_have_one_winner(store_url: str, store: Store) -> None:
     others = [open_store(store_url) for _ in range(4)]
     try:
-        won = together(
-            [
-                partial(s.lease, SRC, f"replica-{n}", until=at(10), now=at(0))
-                for n, s in enumerate(others)
-            ]
-        )
+        won = together([partial(s.lease, SRC, f"replica-{n}", at(0)) for n, s in enumerate(others)])
         assert sorted(won) == [False, False, False, True]
     finally:
         for s in others:
             s.close()
+
+
+HOLD = """
+import sys
+from datetime import UTC, datetime
+from watcher.store import open_store
+store = open_store(sys.argv[1])
+assert store.lease(sys.argv[2], "doomed:1", datetime(2025, 3, 3, 9, 0, tzinfo=UTC))
+print("held", flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_a_lease_held_by_a_process_killed_with_sigkill_is_free_at_once(
+    store_url: str, store: Store
+) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD, store_url, SRC],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline() == "held\n"
+            assert store.lease_holder(SRC) == LeaseInfo("doomed:1", at(0))
+            assert not store.lease(SRC, "survivor", at(1))
+        finally:
+            child.kill()  # SIGKILL: no handler, no clean-up, no release
+            child.wait(timeout=30)
+    # The kernel closes the child's files at once; a PostgreSQL server ends the session when
+    # it reads the closed socket, a moment later. Either way: seconds, not a lease's term.
+    deadline = time.monotonic() + 5
+    while not store.lease(SRC, "survivor", at(1)):
+        assert time.monotonic() < deadline, "the killed process's lease was not let go"
+        time.sleep(0.05)
+    assert store.lease_holder(SRC) == LeaseInfo("survivor", at(1))
+
+
+def test_an_in_memory_store_leases_within_its_process() -> None:
+    s = open_store("sqlite://")
+    try:
+        s.migrate()
+        assert s.lease(SRC, "a", at(0))
+        assert s.lease_holder(SRC) == LeaseInfo("a", at(0))
+        assert not s.lease(SRC, "b", at(1))
+        s.release(SRC)
+        assert s.lease_holder(SRC) is None
+        assert s.lease(SRC, "b", at(2))
+    finally:
+        s.close()
+
+
+def test_sqlite_lease_files_sit_beside_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "watcher.db"
+    s = open_store(f"sqlite:///{path}")
+    try:
+        s.migrate()
+        for source in ("wq", "../../escape", "a/b"):
+            assert s.lease(source, "a", at(0))
+        assert sorted(p.name for p in (tmp_path / "data" / "watcher.db.leases").iterdir()) == [
+            "..%2F..%2Fescape.lock",
+            "a%2Fb.lock",
+            "wq.lock",
+        ]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+    finally:
+        s.close()
 
 
 # --- sending half -------------------------------------------------------------------------------
@@ -522,8 +595,9 @@ CALLS: dict[str, Callable[[Store], object]] = {
     "schema_status": lambda s: s.schema_status(),
     "source_state": lambda s: s.source_state(SRC),
     "source_states": lambda s: s.source_states(),
-    "lease": lambda s: s.lease(SRC, "a", until=at(10), now=at(0)),
-    "release": lambda s: s.release(SRC, "a"),
+    "lease": lambda s: s.lease(SRC, "a", at(0)),
+    "release": lambda s: s.release(SRC),
+    "lease_holder": lambda s: s.lease_holder(SRC),
     "listed_fingerprints": lambda s: s.listed_fingerprints(SRC, ["1"]),
     "current": lambda s: s.current(SRC, ["1"]),
     "commit": lambda s: s.commit(poll(at(0), [ev(rec())])),
@@ -550,6 +624,8 @@ CALLS: dict[str, Callable[[Store], object]] = {
     "unsent_notices": lambda s: s.unsent_notices("ops", at(0)),
     "mark_notice": lambda s: s.mark_notice(1, at(0)),
 }
+# Releasing a lease this store does not hold has nothing to do: it touches no database.
+TOUCH_THE_STORE = sorted(set(CALLS) - {"release"})
 PASSWORD = "s3cret-pw"
 POSTGRES_ENV = "WATCHER_TEST_POSTGRES_URL"
 
@@ -573,7 +649,7 @@ def assert_unavailable(call: Callable[[], object], message: str) -> StoreUnavail
     return info.value
 
 
-@pytest.mark.parametrize("method", sorted(CALLS))
+@pytest.mark.parametrize("method", TOUCH_THE_STORE)
 def test_a_refused_connection_is_unavailable_in_one_line_without_the_password(
     method: str,
 ) -> None:
@@ -589,7 +665,7 @@ def test_a_refused_connection_is_unavailable_in_one_line_without_the_password(
         s.close()
 
 
-@pytest.mark.parametrize("method", sorted(CALLS))
+@pytest.mark.parametrize("method", TOUCH_THE_STORE)
 def test_an_sqlite_path_under_a_regular_file_is_unavailable(tmp_path: Path, method: str) -> None:
     (tmp_path / "file").write_text("not a directory")
     path = tmp_path / "file" / "data" / "watcher.db"
@@ -599,11 +675,24 @@ def test_an_sqlite_path_under_a_regular_file_is_unavailable(tmp_path: Path, meth
             expected = (
                 f"cannot create directory {path.parent} for the SQLite store: Not a directory"
             )
+        elif method == "lease":  # its lock file comes first, beside the database
+            expected = f"cannot create the lease directory {path}.leases: Not a directory"
         else:
             expected = f"cannot create the SQLite store {path}: Not a directory"
         assert_unavailable(partial(CALLS[method], s), expected)
     finally:
         s.close()
+
+
+def test_releasing_a_lease_not_held_touches_no_database(tmp_path: Path) -> None:
+    for url in (
+        f"postgresql://watcher:{PASSWORD}@127.0.0.1:{closed_port()}/watcher",
+        f"sqlite:///{tmp_path / 'file' / 'watcher.db'}",
+    ):
+        s = open_store(url)
+        s.release(SRC)
+        s.close()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_open_store_touches_neither_the_disk_nor_the_network(tmp_path: Path) -> None:

@@ -3,7 +3,13 @@
 ``channels``).
 
     poll(service, source_id)                         every source.every
-      1 lease      store.lease            one replica polls a source at a time
+      1 lease      store.lease            one process polls a source at a time: a lock that
+                                          ends with its holder (a PostgreSQL advisory lock, a
+                                          file lock beside an SQLite file), so a replica killed
+                                          mid-poll leaves it free at once; a poll that finds it
+                                          held is skipped, saying who holds it (``run --once``
+                                          waits a while first; a running service looks again
+                                          shortly, ``schedule``)
       2 list       source.list            the window's listing (from the source's cursor) →
                                           ListEntry (+ fingerprint; a feed's carry their Record;
                                           a daily re-check of recent answers is marked recheck)
@@ -37,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -50,13 +57,13 @@ from watcher.match import Rule, match_events
 from watcher.model import EventId, Match, Record
 from watcher.render import Renderer
 from watcher.sources.base import Cursor, Source
-from watcher.store.base import LedgerEntry, PollOutcome, Store
+from watcher.store.base import LeaseInfo, LedgerEntry, PollOutcome, Store
 
 log = logging.getLogger(__name__)
 
 MAX_CATCHUP = timedelta(days=31)
 BACKFILL_DAYS = 7  # a failed backfill chunk loses at most this much work
-LEASE_FOR = timedelta(minutes=10)
+LEASE_RETRY = timedelta(seconds=1)  # how often a poll that waits for a lease asks again
 
 
 @dataclass
@@ -86,7 +93,8 @@ class PollReport:
     events: int = 0
     ledger: int = 0
     error: str | None = None
-    skipped: bool = False  # another replica holds the lease
+    skipped: bool = False  # another process holds the lease
+    held_by: LeaseInfo | None = None  # who, when skipped (None: unknown, it let go just then)
     notices: int = 0  # operator notices the poll stored (``operators.notify`` sends them)
 
 
@@ -101,14 +109,27 @@ class SendReport:
 # --- polling half --------------------------------------------------------------------------
 
 
-def poll(service: Service, source_id: str, since: date | None = None) -> PollReport:
+def poll(
+    service: Service,
+    source_id: str,
+    since: date | None = None,
+    wait: timedelta = timedelta(0),
+) -> PollReport:
     """Poll one source and commit what it brought. Never raises for a source's failure: the
-    error is recorded on the source's state and returned in the report."""
+    error is recorded on the source's state and returned in the report. While another process
+    holds the source's lease, waits up to ``wait`` for it, then skips the poll (``skipped``,
+    and who holds it)."""
     store = service.store
+    if not _lease(service, source_id, wait):
+        held_by = store.lease_holder(source_id)
+        log.info(
+            "event=poll_skipped source=%s reason=leased_elsewhere holder=%s since=%s",
+            source_id,
+            q(held_by.holder if held_by else "unknown"),
+            held_by.since.isoformat(timespec="seconds") if held_by else "-",
+        )
+        return PollReport(source_id, skipped=True, held_by=held_by)
     started = service.clock()
-    if not store.lease(source_id, service.holder, started + LEASE_FOR, started):
-        log.info("event=poll_skipped source=%s reason=leased_elsewhere", source_id)
-        return PollReport(source_id, skipped=True)
     try:
         state = store.source_state(source_id)
         today = started.astimezone(service.config.tz).date()
@@ -151,7 +172,7 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
         log.error("event=poll_failed source=%s stage=store error=%s", source_id, q(exc))
         return PollReport(source_id, error=f"store: {exc}")
     finally:
-        store.release(source_id, service.holder)
+        store.release(source_id)
 
     report = PollReport(
         source_id,
@@ -185,6 +206,27 @@ def poll(service: Service, source_id: str, since: date | None = None) -> PollRep
             report.ledger,
         )
     return report
+
+
+def _lease(service: Service, source_id: str, wait: timedelta) -> bool:
+    """Take the source's lease, asking again every ``LEASE_RETRY`` for up to ``wait``."""
+    deadline = time.monotonic() + wait.total_seconds()
+    waiting = False
+    while not service.store.lease(source_id, service.holder, service.clock()):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        if not waiting:
+            held_by = service.store.lease_holder(source_id)
+            log.info(
+                "event=poll_waiting source=%s holder=%s wait=%ds",
+                source_id,
+                q(held_by.holder if held_by else "unknown"),
+                round(left),
+            )
+            waiting = True
+        time.sleep(min(LEASE_RETRY.total_seconds(), left))
+    return True
 
 
 @dataclass(frozen=True)

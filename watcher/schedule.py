@@ -4,6 +4,10 @@
                       a send SEND_SETTLE later; polls ending close together share one send,
                       so however many sources a tick polls, a subscription gets one message;
                       a send is send_due and operators.notify (source health notices)
+    lease rechecks    a poll skipped because another process holds the lease is looked at
+                      again LEASE_RECHECK later, and polled then unless that holder's poll
+                      was committed meanwhile: a holder killed mid-poll costs seconds of
+                      polling, not a whole interval
     every cadence     cron job at the cadence's local time (daily / weekly): send_due
     retries           interval job every few minutes: send_due and operators.notify (retries
                       whose time has come); and after every send, a one-off send at the
@@ -42,10 +46,12 @@ from watcher.errors import WatcherError
 from watcher.jobhealth import JobHealth, Report, write_atomically
 from watcher.logs import q
 from watcher.pipeline import Service
+from watcher.store.base import LeaseInfo
 
 log = logging.getLogger(__name__)
 
 RETRY_EVERY = timedelta(minutes=5)
+LEASE_RECHECK = timedelta(seconds=15)
 SEND_SETTLE = timedelta(seconds=10)
 SEND_AFTER_POLLS = "send"
 NEXT_ATTEMPT = "next-attempt"
@@ -67,8 +73,9 @@ def build_scheduler(service: Service, health: JobHealth) -> BackgroundScheduler:
     send_soon = functools.partial(_send_soon, scheduler, health.track(SEND_AFTER_POLLS, send))
     for source in service.config.sources:
         job_id = f"poll:{source.id}"
+        poll = functools.partial(_poll, service, source.id, send_soon, scheduler, health)
         scheduler.add_job(
-            health.track(job_id, functools.partial(_poll, service, source.id, send_soon)),
+            health.track(job_id, poll),
             IntervalTrigger(seconds=source.every.total_seconds(), timezone=tz),
             id=job_id,
             name=job_id,
@@ -142,8 +149,38 @@ def starting_reason(data_dir: Path) -> str | None:
         return None
 
 
-def _poll(service: Service, source_id: str, send_soon: Callable[[], None]) -> list[Report]:
+def _poll(
+    service: Service,
+    source_id: str,
+    send_soon: Callable[[], None],
+    scheduler: BackgroundScheduler,
+    health: JobHealth,
+    unless_polled_by: LeaseInfo | None = None,
+) -> list[Report]:
+    """Poll a source; with ``unless_polled_by`` (a recheck), only if that lease's poll was not
+    committed since: its holder is gone, or has not finished yet (then this skips again)."""
+    if unless_polled_by is not None:
+        last_poll = service.store.source_state(source_id).last_poll
+        if last_poll is not None and last_poll >= unless_polled_by.since:
+            log.info(
+                "event=poll_not_needed source=%s reason=polled_by_holder holder=%s",
+                source_id,
+                q(unless_polled_by.holder),
+            )
+            return []
     report = pipeline.poll(service, source_id)
+    if report.skipped and report.held_by and report.held_by.holder != service.holder:
+        again = functools.partial(
+            _poll, service, source_id, send_soon, scheduler, health, report.held_by
+        )
+        scheduler.add_job(
+            health.track(f"poll:{source_id}", again),
+            "date",
+            run_date=datetime.now(UTC) + LEASE_RECHECK,
+            id=f"recheck:{source_id}",
+            name=f"recheck:{source_id}",
+            replace_existing=True,
+        )
     if report.ledger or report.notices:  # something is owed to a subscriber or an operator
         send_soon()
     return [report]

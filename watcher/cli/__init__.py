@@ -1,7 +1,8 @@
 """The ``watcher`` command: parses arguments, runs one command, turns errors into exit codes.
 
     watcher run                 poll on schedule and send digests until SIGTERM/SIGINT
-    watcher run --once          poll every source, send what is due, exit (1 if anything failed)
+    watcher run --once          poll every source, send what is due, exit (1 if anything failed,
+                                or another process kept polling a source past --wait)
     watcher check-config        validate the config and check what it needs (store, templates)
     watcher status              each source's last poll and error, the outbox's pending and dead
     watcher outbox list|show|retry|drop   what is waiting to be sent, or was given up on
@@ -31,6 +32,7 @@ from pathlib import Path
 from watcher import __version__, logs
 from watcher.cli import commands, history, outbox
 from watcher.cli.codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
+from watcher.cli.commands import LEASE_WAIT
 from watcher.config import DEFAULT_CONFIG_PATH, ConfigWarning, read
 from watcher.errors import ConfigError, WatcherError
 from watcher.logs import q
@@ -107,7 +109,7 @@ def _main(argv: Sequence[str] | None) -> int:
             return history.backfill(config, args)
         if args.command == "outbox":
             return outbox.run(config, args)
-        return commands.run(config, once=args.once, since=args.since)
+        return commands.run(config, once=args.once, since=args.since, wait=args.wait)
     except ConfigError as exc:
         print(f"watcher: invalid configuration\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -169,6 +171,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="YYYY-MM-DD",
         help="with --once: poll from this date instead of the look-back window",
     )
+    run.add_argument(
+        "--wait",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="with --once: how long to wait for a source another process is polling "
+        f"(default {LEASE_WAIT}); a source still being polled then is left to that process "
+        "and the exit code is 1",
+    )
     check = command(
         "check-config", "validate the config and check the store, data folder and templates"
     )
@@ -224,6 +235,16 @@ def _at_least_one(value: str) -> int:
         number = 0
     if number < 1:
         raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 1 or more")
+    return number
+
+
+def _seconds(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of 0 or more")
     return number
 
 

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from watcher.cli.codes import EXIT_FAILED, EXIT_OK
 from watcher.config import Config
 from watcher.errors import ConfigError, WatcherError
 
+if TYPE_CHECKING:
+    from watcher.pipeline import PollReport
 
-def run(config: Config, once: bool, since: date | None) -> int:
+
+LEASE_WAIT = 60  # seconds ``run --once`` waits for a source another process is polling
+
+
+def run(config: Config, once: bool, since: date | None, wait: int | None = None) -> int:
     from watcher import operators, pipeline, schedule, sending, service
 
     if since is not None and not once:
         raise ConfigError("--since", [("", "--since works only with run --once")])
+    if wait is not None and not once:
+        raise ConfigError("--wait", [("", "--wait works only with run --once")])
     if not once:
         with schedule.stop_on_signals() as stop:
             store = service.wait_for_store(config, stop)
@@ -29,14 +39,22 @@ def run(config: Config, once: bool, since: date | None) -> int:
                 service.close(svc)
         return EXIT_OK
     svc = service.build(config)
+    waited = LEASE_WAIT if wait is None else wait
+    deadline = time.monotonic() + waited  # one wait for every source, not one each
     try:
-        polls = [pipeline.poll(svc, source_id, since) for source_id in svc.sources]
+        polls = [
+            pipeline.poll(svc, source_id, since, timedelta(seconds=deadline - time.monotonic()))
+            for source_id in svc.sources
+        ]
         sends = sending.send_due(svc, retry_now=True)
         notices = operators.notify(svc, retry_now=True)
     finally:
         service.close(svc)
-    failed = [p for p in polls if p.error] + [s for s in (*sends, *notices) if s.error]
+    failed = any(p.error or p.skipped for p in polls) or any(s.error for s in (*sends, *notices))
     for p in polls:
+        if p.skipped:
+            print(f"poll {p.source}: NOT POLLED, {_held_by(p, waited)}")
+            continue
         print(
             f"poll {p.source}: listed {p.listed}, fetched {p.fetched}, new events {p.events}"
             + (f", ERROR {p.error}" if p.error else "")
@@ -52,6 +70,15 @@ def run(config: Config, once: bool, since: date | None) -> int:
             + (f"NOT SENT ({n.error})" if n.error else "sent")
         )
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _held_by(p: PollReport, waited: int) -> str:
+    who = (
+        f"by {p.held_by.holder} since {p.held_by.since:%Y-%m-%d %H:%M:%S} UTC"
+        if p.held_by
+        else "by another process"
+    )
+    return f"source {p.source} is being polled {who} (waited {waited}s; --wait sets how long)"
 
 
 def templates(args: argparse.Namespace) -> int:
@@ -87,7 +114,8 @@ def templates(args: argparse.Namespace) -> int:
 
 
 def status(config: Config) -> int:
-    """Every source's health as a table, then what is failing and what is still unsent."""
+    """Every source's health as a table, then what is failing, who is polling what right now,
+    and what is still unsent."""
     from watcher.cli.health_table import health_table
     from watcher.operators import ALWAYS
     from watcher.service import open_migrated_store
@@ -103,6 +131,11 @@ def status(config: Config) -> int:
             st = states.get(src.id)
             if st is not None and st.last_error:
                 print(f"source {src.id} failing ({st.error_count} in a row): {st.last_error}")
+        for src in config.sources:
+            held = store.lease_holder(src.id)
+            if held is not None:
+                since = f"{held.since.astimezone(config.tz):%Y-%m-%d %H:%M:%S}"
+                print(f"source {src.id} is being polled by {held.holder} since {since}")
         counts = store.outbox_counts()
         print(
             f"outbox: {counts[OutboxState.PENDING]} pending, {counts[OutboxState.DEAD]} dead, "

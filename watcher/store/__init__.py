@@ -11,7 +11,8 @@ method, with a one-line reason.
 All SQL lives in this package: ``schema`` (today's tables), ``migrations`` and ``history`` (the
 frozen steps from nothing to today), ``engine`` (per-backend set-up), ``queries`` and ``sql``
 (the implementation), ``records`` (writing records), ``fulltext`` (the search index),
-``failures`` (database errors as ours), ``status`` (the read-only look at the schema).
+``failures`` (database errors as ours), ``status`` (the read-only look at the schema),
+``leases`` (the locks behind polling leases).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from watcher.store.base import (
     Candidate,
     CommitSummary,
     Delivery,
+    LeaseInfo,
     LedgerEntry,
     MatchInput,
     OutboxState,
@@ -42,6 +44,7 @@ __all__ = [
     "Candidate",
     "CommitSummary",
     "Delivery",
+    "LeaseInfo",
     "LedgerEntry",
     "MatchInput",
     "OutboxState",

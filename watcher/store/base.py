@@ -65,6 +65,15 @@ class SourceState:
 
 
 @dataclass(frozen=True)
+class LeaseInfo:
+    """Who holds a source's polling lease: the name it took the lease under (``host:pid`` for
+    the service) and when it took it."""
+
+    holder: str
+    since: datetime
+
+
+@dataclass(frozen=True)
 class LedgerEntry:
     """Event ``event`` (by identity) is owed to subscription ``subscription_id``."""
 
@@ -262,12 +271,26 @@ class Store(Protocol):
 
     def source_states(self) -> list[SourceState]: ...
 
-    def lease(self, source: str, holder: str, until: datetime, now: datetime) -> bool:
-        """Take or renew the right to poll ``source`` until ``until``. False if another holder
-        has an unexpired lease. Always True when only one process can use the store."""
+    def lease(self, source: str, holder: str, at: datetime) -> bool:
+        """Take the right to poll ``source``, without waiting: False while anyone holds it,
+        this store included. The lease is a lock that ends with the process holding it,
+        however it ends (``store/leases.py``: an advisory lock on PostgreSQL, a file lock
+        beside an SQLite file): a holder killed mid-poll leaves it free at once, not after a
+        timeout. ``holder`` and ``at`` are recorded only to say who holds it
+        (``lease_holder``). A lease lost while held (its PostgreSQL connection broke) goes
+        unnoticed by its holder, whose poll goes on while another may start one: harmless,
+        as ``commit`` is idempotent."""
         ...
 
-    def release(self, source: str, holder: str) -> None: ...
+    def release(self, source: str) -> None:
+        """Let go of ``source``'s lease if this store holds it; nothing otherwise. Closing the
+        store lets go of every lease it holds."""
+        ...
+
+    def lease_holder(self, source: str) -> LeaseInfo | None:
+        """Who holds ``source``'s lease now, as it named itself to ``lease``; None if nobody
+        does (a holder that died is nobody), or the holder has not named itself yet."""
+        ...
 
     def listed_fingerprints(self, source: str, keys: Iterable[str]) -> dict[str, str]:
         """For each stored key among ``keys``: the listed fingerprint its record was fetched

@@ -5,7 +5,7 @@ database to it and ``sql`` queries it. A change here needs a migration that make
 ``history``); ``tests/test_migrations.py`` fails until the two agree. Table by table:
 
     schema_migrations  which migrations have been applied
-    source_state       per source: last poll, last success, last error, the polling lease,
+    source_state       per source: last poll, last success, last error, who holds its lease,
                        the source's cursor, its health (what the last poll saw, open incidents)
     notice             an incident's opening or closing notice for one operator, until sent
     record             the current version of each record, and the listed fingerprint it was
@@ -114,6 +114,8 @@ source_state = Table(
     Column("last_error", Text),
     Column("last_error_at", UTCDateTime),
     Column("error_count", Integer, nullable=False, default=0),
+    # Who holds the polling lease, and since when (the column's name is from when a lease had
+    # a term); only information: the lock in ``leases`` decides.
     Column("lease_holder", String(200)),
     Column("lease_until", UTCDateTime),
     Column("cursor", Text),  # JSON: where the source's last listing said to go on from

@@ -4,7 +4,8 @@ PostgreSQL alike.
 Each method is one transaction; every SQLAlchemy error leaving it becomes ``StoreError``, or
 ``StoreUnavailableError`` when the database cannot be reached or opened (``failures``). The
 statements and row conversions live in ``queries``, the tables in ``schema``, engine set-up per
-backend in ``engine``. Deciding what to commit, claim or retry is left to the pipeline.
+backend in ``engine``, the locks behind polling leases in ``leases``. Deciding what to commit,
+claim or retry is left to the pipeline.
 """
 
 from __future__ import annotations
@@ -20,11 +21,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from watcher.errors import StoreError
 from watcher.model import Event, Record
-from watcher.store import failures, fulltext, migrations, outbox, queries, records, status
+from watcher.store import (
+    failures,
+    fulltext,
+    leases,
+    migrations,
+    outbox,
+    queries,
+    records,
+    status,
+)
 from watcher.store.base import (
     Candidate,
     CommitSummary,
     Delivery,
+    LeaseInfo,
     MatchInput,
     OutboxState,
     Outgoing,
@@ -54,6 +65,7 @@ class SqlStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._leases = leases.Leases(engine)
 
     @property
     def backend(self) -> str:
@@ -93,6 +105,7 @@ class SqlStore:
         return status.schema_status(self._engine)
 
     def close(self) -> None:
+        self._leases.close()
         self._engine.dispose()
 
     # --- polling half -------------------------------------------------------------------------
@@ -107,36 +120,29 @@ class SqlStore:
             rows = conn.execute(select(source_state).order_by(source_state.c.source)).all()
         return [queries.state_of(row) for row in rows]
 
-    def lease(self, source: str, holder: str, until: datetime, now: datetime) -> bool:
-        with self._write("taking a lease") as conn:
-            ins = queries.dialect_insert(conn, source_state).values(
-                source=source, error_count=0, lease_holder=holder, lease_until=until
-            )
-            st = source_state.c
-            taken = conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=[st.source],
-                    set_={
-                        "lease_holder": ins.excluded.lease_holder,
-                        "lease_until": ins.excluded.lease_until,
-                    },
-                    where=or_(
-                        st.lease_holder.is_(None),
-                        st.lease_holder == holder,
-                        st.lease_until.is_(None),
-                        st.lease_until <= now,
-                    ),
-                ).returning(st.source)
-            ).first()
-            return taken is not None
+    def lease(self, source: str, holder: str, at: datetime) -> bool:
+        if not self._leases.try_lock(source):
+            return False
+        try:
+            with self._write("taking a lease") as conn:
+                self._leases.record(conn, source, holder, at)
+        except BaseException:
+            self._leases.unlock(source)
+            raise
+        return True
 
-    def release(self, source: str, holder: str) -> None:
-        with self._write("releasing a lease") as conn:
-            conn.execute(
-                update(source_state)
-                .where(source_state.c.source == source, source_state.c.lease_holder == holder)
-                .values(lease_holder=None, lease_until=None)
-            )
+    def release(self, source: str) -> None:
+        if not self._leases.holds(source):
+            return
+        try:
+            with self._write("releasing a lease") as conn:
+                self._leases.forget(conn, source)
+        finally:
+            self._leases.unlock(source)
+
+    def lease_holder(self, source: str) -> LeaseInfo | None:
+        with self._read("reading a lease") as conn:
+            return self._leases.holder(conn, source)
 
     def listed_fingerprints(self, source: str, keys: Iterable[str]) -> dict[str, str]:
         out: dict[str, str] = {}
