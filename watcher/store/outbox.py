@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
@@ -15,12 +15,8 @@ from sqlalchemy.engine import Row
 
 from watcher.errors import StoreError
 from watcher.store import queries
-from watcher.store.base import Delivery, OutboxState, Outgoing
+from watcher.store.base import CLAIM_FOR, Delivery, OutboxState, Outgoing
 from watcher.store.schema import delivery, event, ledger
-
-# How long a sender holds a claimed row. A sender that dies mid-send loses the row when this
-# ends, and another sends it again under the same idempotency key.
-CLAIM_FOR = timedelta(minutes=5)
 
 _PENDING = OutboxState.PENDING.value
 
@@ -132,6 +128,38 @@ def claim_due(
 
 def mark_sent(conn: Connection, delivery_id: int, at: datetime) -> None:
     _finish(conn, delivery_id, state=OutboxState.SENT.value, sent=at, last_attempt=at)
+
+
+def mark_sent_many(conn: Connection, ids: Collection[int], at: datetime) -> None:
+    for chunk in queries.chunks(sorted(set(ids))):
+        conn.execute(
+            update(delivery)
+            .where(delivery.c.id.in_(chunk), delivery.c.state == _PENDING)
+            .values(
+                state=OutboxState.SENT.value,
+                sent=at,
+                last_attempt=at,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+
+
+def renew(conn: Connection, ids: Collection[int], holder: str, now: datetime) -> set[int]:
+    kept: set[int] = set()
+    for chunk in queries.chunks(sorted(set(ids))):
+        rows = conn.execute(
+            update(delivery)
+            .where(
+                delivery.c.id.in_(chunk),
+                delivery.c.state == _PENDING,
+                delivery.c.claimed_by == holder,
+            )
+            .values(claimed_until=now + CLAIM_FOR)
+            .returning(delivery.c.id)
+        )
+        kept.update(rows.scalars().all())
+    return kept
 
 
 def mark_failed(

@@ -33,6 +33,7 @@ from watcher.store import (
 )
 from watcher.store.base import (
     Candidate,
+    Claim,
     CommitSummary,
     Delivery,
     LeaseInfo,
@@ -276,6 +277,47 @@ class SqlStore:
         except outbox.NothingClaimedError:
             return None
 
+    def pending_many(
+        self, subscription_ids: Collection[str], before: datetime
+    ) -> dict[str, list[PendingItem]]:
+        out: dict[str, list[PendingItem]] = {}
+        with self._read("reading pending items") as conn:
+            for chunk in queries.chunks(sorted(set(subscription_ids))):
+                found = queries.items(
+                    conn,
+                    and_(
+                        ledger.c.subscription_id.in_(chunk),
+                        ledger.c.delivery_id.is_(None),
+                        ledger.c.created < before,
+                    ),
+                )
+                for item in found:
+                    out.setdefault(item.subscription_id, []).append(item)
+        return out
+
+    def create_deliveries(self, claims: Sequence[Claim], now: datetime) -> list[Delivery | None]:
+        out: list[Delivery | None] = []
+        with self._write(f"creating {len(claims)} deliveries") as conn:
+            for c in claims:
+                savepoint = conn.begin_nested()
+                try:
+                    made = outbox.create(
+                        conn,
+                        c.subscription_id,
+                        c.idempotency_key,
+                        c.ledger_ids,
+                        c.period_end,
+                        now,
+                        c.outgoing,
+                    )
+                except outbox.NothingClaimedError:
+                    savepoint.rollback()
+                    out.append(None)
+                else:
+                    savepoint.commit()
+                    out.append(made)
+        return out
+
     def claim_due(
         self,
         holder: str,
@@ -295,6 +337,14 @@ class SqlStore:
     def mark_sent(self, delivery_id: int, at: datetime) -> None:
         with self._write("marking a delivery sent") as conn:
             outbox.mark_sent(conn, delivery_id, at)
+
+    def mark_sent_many(self, delivery_ids: Collection[int], at: datetime) -> None:
+        with self._write("marking deliveries sent") as conn:
+            outbox.mark_sent_many(conn, delivery_ids, at)
+
+    def renew_claims(self, delivery_ids: Collection[int], holder: str, now: datetime) -> set[int]:
+        with self._write("renewing claims") as conn:
+            return outbox.renew(conn, delivery_ids, holder, now)
 
     def mark_failed(
         self,
