@@ -216,7 +216,7 @@ def test_an_outcome_for_a_row_another_sender_finished_changes_nothing(store: Sto
     store.mark_dead(d, "later still", at(13))
     row = store.delivery(d)
     assert row is not None
-    assert (row.state, row.attempts, row.last_error) == (OutboxState.SENT, 0, None)
+    assert (row.state, row.attempts, row.last_error) == (OutboxState.SENT, 1, None)
 
 
 def test_the_first_report_of_an_item_is_what_a_follow_up_threads_under(store: Store) -> None:

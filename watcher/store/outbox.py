@@ -127,7 +127,14 @@ def claim_due(
 
 
 def mark_sent(conn: Connection, delivery_id: int, at: datetime) -> None:
-    _finish(conn, delivery_id, state=OutboxState.SENT.value, sent=at, last_attempt=at)
+    _finish(
+        conn,
+        delivery_id,
+        state=OutboxState.SENT.value,
+        sent=at,
+        last_attempt=at,
+        attempts=delivery.c.attempts + 1,
+    )
 
 
 def mark_sent_many(conn: Connection, ids: Collection[int], at: datetime) -> None:
@@ -139,6 +146,7 @@ def mark_sent_many(conn: Connection, ids: Collection[int], at: datetime) -> None
                 state=OutboxState.SENT.value,
                 sent=at,
                 last_attempt=at,
+                attempts=delivery.c.attempts + 1,
                 claimed_by=None,
                 claimed_until=None,
             )
