@@ -35,7 +35,7 @@ import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from watcher import digest
+from watcher import digest, unsubscribe
 from watcher.config import DeliveryConfig, Subscription
 from watcher.errors import DeliveryError, StoreError, WatcherError
 from watcher.logs import q
@@ -105,6 +105,9 @@ def _enqueue(service: Service, sub: Subscription, now: datetime) -> SendReport |
                 key,
                 sender=config.sender if config else "",
                 references=_references(service, sub, pending) if channel.format == "email" else (),
+                headers=unsubscribe.email_headers(service.config, sub)
+                if channel.format == "email"
+                else None,
             )
         except WatcherError as exc:
             # A template that fails on these items: the rows stay owed and nothing is lost.
