@@ -155,6 +155,16 @@ def check_config(path: Path, *args: str, **env: str) -> subprocess.CompletedProc
     )
 
 
+def test_a_public_url_that_is_not_https_is_warned_about() -> None:
+    text = config_text().replace("https://watch.example.org", "http://watch.internal")
+    loaded = read_text(text, "w.yaml", {"WATCHER_SECRET_KEY": KEY})
+    [warning] = [str(w) for w in loaded.warnings if w.path == "public_url"]
+    assert "is not https" in warning
+    assert "one-click" in warning
+    https = read_text(config_text(), "w.yaml", {"WATCHER_SECRET_KEY": KEY})
+    assert [w for w in https.warnings if w.path == "public_url"] == []
+
+
 def test_check_config_exits_2_naming_secret_key(tmp_path: Path) -> None:
     result = check_config(write(tmp_path, config_text()))
     assert result.returncode == 2
