@@ -166,8 +166,11 @@ def test_a_refusal_of_the_message_is_not_retried_and_keeps_the_session(
     with pytest.raises(DeliveryError, match="spam") as permanent:
         channel.send(message(3), TO)
     assert permanent.value.permanent is True
-    channel.send(message(4), TO)
-    assert ids(smtp) == ["<digest-001@watcher>", "<digest-004@watcher>"]
+    smtp.refuse(times=1, code=550, message="5.1.1 no such user", stage="rcpt")
+    with pytest.raises(DeliveryError, match="no such user"):
+        channel.send(message(4), TO)
+    channel.send(message(5), TO)
+    assert ids(smtp) == ["<digest-001@watcher>", "<digest-005@watcher>"]
     assert smtp.connections == 1
 
 

@@ -292,7 +292,8 @@ def _connection_gone(exc: Exception) -> bool:
 def _session_usable(exc: Exception) -> bool:
     """After this failure the session can carry the next message: the server refused this
     one and smtplib reset the transaction (RSET)."""
-    return isinstance(exc, smtplib.SMTPResponseException) and not _connection_gone(exc)
+    refusal = smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
+    return isinstance(exc, refusal) and not _connection_gone(exc)
 
 
 def _connection_problem(exc: Exception) -> str:
