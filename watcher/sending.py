@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import logging
 import random
+import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from watcher import digest, unsubscribe
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 100  # outbox rows claimed at a time
 ENQUEUE_BATCH = 200  # subscriptions read and claimed per transaction
+LANES = 4  # messages in flight at once
 MARK_EVERY = 50  # acceptances recorded per transaction ...
 MARK_WITHIN = timedelta(seconds=1)  # ... or at least this often
 ALWAYS = datetime.max.replace(tzinfo=UTC)
@@ -206,18 +209,33 @@ def _drain(service: Service, due_by: datetime) -> list[SendReport]:
 def _send_batch(
     service: Service, batch: Sequence[Delivery], throttled: dict[str, datetime]
 ) -> list[SendReport]:
-    """Send claimed rows in order. Acceptances are recorded a few at a time (a crash re-sends at
-    most those, under their own keys); a claim about to lapse is renewed first, so no other
-    sender takes a row this one is still working through."""
+    """Send claimed rows in up to ``LANES`` lanes at once (network waits overlap; one
+    subscription's messages stay in one lane, in order)."""
+    lanes: dict[int, list[Delivery]] = {}
+    for row in batch:
+        lanes.setdefault(zlib.crc32(row.subscription_id.encode()) % LANES, []).append(row)
+    if len(lanes) == 1:
+        return _send_lane(service, batch, throttled)
+    with ThreadPoolExecutor(len(lanes), thread_name_prefix="send") as pool:
+        done = pool.map(lambda lane: _send_lane(service, lane, throttled), lanes.values())
+        return [report for reports in done for report in reports]
+
+
+def _send_lane(
+    service: Service, rows: Sequence[Delivery], throttled: dict[str, datetime]
+) -> list[SendReport]:
+    """Send rows in order. Acceptances are recorded a few at a time (a crash re-sends at most
+    those, under their own keys); a claim about to lapse is renewed first, so no other sender
+    takes a row this one is still working through."""
     store = service.store
     reports: list[SendReport] = []
     accepted: list[SendReport] = []
     claimed_at = flushed_at = service.clock()
     lost: set[int] = set()
-    for n, row in enumerate(batch):
+    for n, row in enumerate(rows):
         now = service.clock()
         if now - claimed_at >= CLAIM_FOR / 2:
-            rest = [r.id for r in batch[n:]]
+            rest = [r.id for r in rows[n:]]
             lost |= set(rest) - store.renew_claims(rest, service.holder, now)
             claimed_at = now
         if row.id in lost:
@@ -225,11 +243,11 @@ def _send_batch(
         report = _send(service, row, throttled)
         if report.error is None and report.delivery:
             accepted.append(report)
+        else:
+            reports.append(report)
         if len(accepted) >= MARK_EVERY or (accepted and now - flushed_at >= MARK_WITHIN):
             reports += _mark_sent(service, accepted)
             accepted, flushed_at = [], now
-        if report.error is not None or not report.delivery:
-            reports.append(report)
     reports += _mark_sent(service, accepted)
     return reports
 

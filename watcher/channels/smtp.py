@@ -99,8 +99,10 @@ def _folded(name: str, value: str) -> str:
 
 
 class SmtpChannel:
-    """Sends over one SMTP session (``starttls``, ``ssl`` or plain ``none``) held from the first
-    ``send`` of a pass to ``close``, so a fan-out to many subscriptions logs in once.
+    """Sends over SMTP sessions (``starttls``, ``ssl`` or plain ``none``) held from the first
+    ``send`` of a pass to ``close``, so a fan-out to many subscriptions logs in once per
+    session. Sends from several threads at once use up to ``connections`` sessions, one
+    conversation on each at a time.
 
     Before each message the held session is asked whether it is still there (NOOP); one the
     server has closed meanwhile (its idle timeout, a limit on messages per connection) is
@@ -112,8 +114,9 @@ class SmtpChannel:
 
     def __init__(self, config: SmtpChannelConfig) -> None:
         self._config = config
-        self._session: _KeepsDataReply | None = None
-        self._lock = threading.Lock()  # one conversation on the session at a time
+        self._idle: list[_KeepsDataReply] = []  # held sessions no send is using
+        self._idle_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(config.connections)
 
     @property
     def id(self) -> str:
@@ -128,7 +131,7 @@ class SmtpChannel:
             raise DeliveryError(f"channel {self.id}: message has no recipients", permanent=True)
         email = build_email(message, self._config.from_, target)
         try:
-            with self._lock:
+            with self._slots:
                 refused, (code, reply) = self._deliver(email, list(target))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
@@ -186,54 +189,67 @@ class SmtpChannel:
         )
 
     def close(self) -> None:
-        """End the held session, if any (QUIT, then close)."""
-        with self._lock:
-            self._drop(polite=True)
+        """End the held sessions, if any (QUIT, then close)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for session in idle:
+            _drop(session, polite=True)
 
     def _deliver(
         self, email: EmailMessage, recipients: list[str]
     ) -> tuple[dict[str, tuple[int, bytes]], tuple[int, bytes]]:
-        """Send on the held session, or a new one; the recipients refused and the server's
-        reply to the message (DATA)."""
+        """Send on a held session, or a new one; the recipients refused and the server's
+        reply to the message (DATA). A session still usable afterwards is held again."""
         session = self._held()
         reused = session is not None
         if session is None:
-            session = self._session = self._connect()
+            session = self._connect()
         try:
-            return _transmit(session, email, recipients)
+            result = _transmit(session, email, recipients)
         except Exception as exc:
             if not _connection_gone(exc):
-                if not _session_usable(exc):
-                    self._drop(polite=False)
+                self._keep_or_drop(session, _session_usable(exc))
                 raise
-            self._drop(polite=False)
+            _drop(session, polite=False)
             if not reused:
                 raise
             logger.info(
                 "event=smtp_reconnect channel=%s why=%s", self.id, q(_connection_problem(exc))
             )
-        session = self._session = self._connect()
+        else:
+            self._keep_or_drop(session, True)
+            return result
+        session = self._connect()
         try:
-            return _transmit(session, email, recipients)
+            result = _transmit(session, email, recipients)
         except Exception as exc:
-            if not _session_usable(exc):
-                self._drop(polite=False)
+            self._keep_or_drop(session, _session_usable(exc))
             raise
+        self._keep_or_drop(session, True)
+        return result
+
+    def _keep_or_drop(self, session: _KeepsDataReply, usable: bool) -> None:
+        if usable:
+            with self._idle_lock:
+                self._idle.append(session)
+        else:
+            _drop(session, polite=False)
 
     def _held(self) -> _KeepsDataReply | None:
-        """The held session if the server still answers on it; a dead one is dropped."""
-        session = self._session
-        if session is None:
-            return None
-        try:
-            code, _ = session.noop()
-        except (smtplib.SMTPException, OSError):
-            code = 0
-        if code == 250:
-            return session
-        logger.info("event=smtp_session_gone channel=%s noop=%d", self.id, code)
-        self._drop(polite=False)
-        return None
+        """A held session if the server still answers on it; dead ones are dropped."""
+        while True:
+            with self._idle_lock:
+                if not self._idle:
+                    return None
+                session = self._idle.pop()
+            try:
+                code, _ = session.noop()
+            except (smtplib.SMTPException, OSError):
+                code = 0
+            if code == 250:
+                return session
+            logger.info("event=smtp_session_gone channel=%s noop=%d", self.id, code)
+            _drop(session, polite=False)
 
     def _connect(self) -> _KeepsDataReply:
         config = self._config
@@ -258,17 +274,15 @@ class SmtpChannel:
         )
         return smtp
 
-    def _drop(self, polite: bool) -> None:
-        session, self._session = self._session, None
-        if session is None:
-            return
-        try:
-            if polite:
-                session.quit()
-        except (smtplib.SMTPException, OSError):
-            pass  # it is going anyway
-        finally:
-            session.close()
+
+def _drop(session: _KeepsDataReply, polite: bool) -> None:
+    try:
+        if polite:
+            session.quit()
+    except (smtplib.SMTPException, OSError):
+        pass  # it is going anyway
+    finally:
+        session.close()
 
 
 def _transmit(

@@ -80,6 +80,8 @@ class SmtpChannelConfig(_Channel):
     from_: str = Field(alias="from", min_length=3)
     # Where List-Unsubscribe's mailto: goes; default the From address.
     unsubscribe: str | None = None
+    # Sessions a send pass may hold at once (the sender sends a few messages in parallel).
+    connections: int = Field(default=4, ge=1, le=32)
 
     @model_validator(mode="after")
     def _auth_pair(self) -> SmtpChannelConfig:

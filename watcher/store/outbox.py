@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
-from sqlalchemy.engine import Row
 
 from watcher.errors import StoreError
 from watcher.store import queries
@@ -34,9 +33,6 @@ def create(
     now: datetime,
     outgoing: Outgoing | None,
 ) -> Delivery:
-    existing = by_key(conn, key)
-    if existing:
-        return existing
     values: dict[str, Any] = {
         "subscription_id": subscription_id,
         "idempotency_key": key,
@@ -63,7 +59,7 @@ def create(
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
     )
     new_id = conn.execute(ins.returning(delivery.c.id)).scalar()
-    if new_id is None:  # another process created it since we looked
+    if new_id is None:  # a delivery with this key exists: it is returned unchanged
         found = by_key(conn, key)
         if found is None:
             raise NothingClaimedError
@@ -72,9 +68,7 @@ def create(
     if _claim(conn, new_id, subscription_id, wanted) != len(wanted):
         # Some rows went to another replica's delivery: rendering these would say them twice.
         raise NothingClaimedError
-    found = by_key(conn, key)
-    assert found is not None
-    return found
+    return of_values(new_id, values)
 
 
 def claim_due(
@@ -331,7 +325,17 @@ def require(conn: Connection, delivery_id: int) -> None:
         raise StoreError(f"no delivery with id {delivery_id}")
 
 
-def of(row: Row[Any]) -> Delivery:
+def of_values(delivery_id: int, values: dict[str, Any]) -> Delivery:
+    """The row just inserted with ``values``, without reading it back."""
+    return of(_Inserted(**({c.name: None for c in delivery.c} | values | {"id": delivery_id})))
+
+
+class _Inserted:
+    def __init__(self, **columns: Any) -> None:
+        self.__dict__.update(columns)
+
+
+def of(row: Any) -> Delivery:
     return Delivery(
         id=row.id,
         subscription_id=row.subscription_id,
