@@ -4,6 +4,7 @@ and recording sent, retry, dead, revived and dropped."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 
 import pytest
@@ -117,6 +118,13 @@ def test_a_due_row_goes_to_one_sender_until_its_claim_lapses(store: Store) -> No
     # A sender that died keeps nothing for long.
     lapse = 20 + int(CLAIM_FOR.total_seconds() // 60)
     assert {d.id for d in store.claim_due("other", at(lapse))} == {first, second}
+
+
+def test_a_claim_lasts_as_long_as_the_sender_asks(store: Store) -> None:
+    [first] = _queued(store, 1)
+    assert [d.id for d in store.claim_due("me", at(20), claim_for=timedelta(minutes=2))] == [first]
+    assert store.claim_due("other", at(21)) == []
+    assert [d.id for d in store.claim_due("other", at(22))] == [first]
 
 
 def test_concurrent_senders_never_claim_one_row_twice(store_url: str, store: Store) -> None:

@@ -161,7 +161,12 @@ def _drain(service: Service, due_by: datetime) -> list[SendReport]:
     while True:
         now = service.clock()
         claimed = service.store.claim_due(
-            service.holder, now, limit=BATCH, due_by=due_by, attempted_before=started
+            service.holder,
+            now,
+            limit=BATCH,
+            due_by=due_by,
+            attempted_before=started,
+            claim_for=service.config.delivery.claim_for,
         )
         batch = [d for d in claimed if d.id not in seen]
         if not batch:

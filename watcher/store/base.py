@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
@@ -381,10 +381,11 @@ class Store(Protocol):
         limit: int = 100,
         due_by: datetime | None = None,
         attempted_before: datetime | None = None,
+        claim_for: timedelta | None = None,
     ) -> list[Delivery]:
         """Up to ``limit`` pending outbox rows due by ``due_by`` (default ``now``) that no
         live claim holds (and, with ``attempted_before``, not attempted since), now claimed by
-        ``holder`` until ``now + CLAIM_FOR``; soonest due first."""
+        ``holder`` until ``now + claim_for`` (default ``CLAIM_FOR``); soonest due first."""
         ...
 
     def delivery_items(self, delivery_id: int) -> list[PendingItem]: ...

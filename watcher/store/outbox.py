@@ -18,8 +18,9 @@ from watcher.store import queries
 from watcher.store.base import Delivery, OutboxState, Outgoing
 from watcher.store.schema import delivery, event, ledger
 
-# How long a sender holds a claimed row. A sender that dies mid-send loses the row when this
-# ends, and another sends it again under the same idempotency key.
+# How long a sender holds a claimed row, unless told otherwise (``delivery.claim_for``). A
+# sender that dies mid-send loses the row when this ends, and another sends it again under the
+# same idempotency key.
 CLAIM_FOR = timedelta(minutes=5)
 
 _PENDING = OutboxState.PENDING.value
@@ -88,6 +89,7 @@ def claim_due(
     limit: int,
     due_by: datetime,
     attempted_before: datetime | None,
+    claim_for: timedelta = CLAIM_FOR,
 ) -> list[Delivery]:
     d = delivery.c
     fresh = (
@@ -123,7 +125,7 @@ def claim_due(
             d.state == _PENDING,
             or_(d.claimed_until.is_(None), d.claimed_until <= now),
         )
-        .values(claimed_by=holder, claimed_until=now + CLAIM_FOR)
+        .values(claimed_by=holder, claimed_until=now + claim_for)
         .returning(*delivery.c)
     ).all()
     out = [of(row) for row in rows]

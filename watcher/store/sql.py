@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
@@ -284,9 +284,18 @@ class SqlStore:
         limit: int = 100,
         due_by: datetime | None = None,
         attempted_before: datetime | None = None,
+        claim_for: timedelta | None = None,
     ) -> list[Delivery]:
         with self._write("claiming due messages") as conn:
-            return outbox.claim_due(conn, holder, now, limit, due_by or now, attempted_before)
+            return outbox.claim_due(
+                conn,
+                holder,
+                now,
+                limit,
+                due_by or now,
+                attempted_before,
+                claim_for or outbox.CLAIM_FOR,
+            )
 
     def delivery_items(self, delivery_id: int) -> list[PendingItem]:
         with self._read("reading delivery items") as conn:
