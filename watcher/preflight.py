@@ -32,24 +32,29 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from watcher.channels import open_channel
+from watcher.channels import ChannelContext, min_interval, open_channel
 from watcher.cli.codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from watcher.config import (
+    AppriseChannelConfig,
     Config,
+    DiscordChannelConfig,
     FeedSourceConfig,
     FilesChannelConfig,
     Loaded,
     NiQuestionsSourceConfig,
     ParliamentSourceConfig,
     ScottishQuestionsSourceConfig,
+    SlackChannelConfig,
     SmtpChannelConfig,
     Subscription,
+    TeamsChannelConfig,
+    WebhookChannelConfig,
     format_duration,
 )
 from watcher.errors import ConfigError, StoreError, WatcherError
 from watcher.kinds import kind_of
 from watcher.kinds.questions import WRITTEN_QUESTIONS
-from watcher.logs import redact_url
+from watcher.logs import masked_url, redact_url
 from watcher.model import Digest, DigestItem, Event, EventType, Text
 from watcher.render import Renderer, source_licences
 
@@ -81,6 +86,7 @@ def run(config_path: str, loaded: Loaded, send_test: str | None = None) -> int:
     report.say(f"contact: {config.contact or 'none (the User-Agent names no contact)'}")
     _templates(config, report)
     _summary(config, report)
+    _apprise_urls(config_path, config, report)
     for warning in loaded.warnings:
         report.say(f"warning: {config_path}: {warning}")
     if subscription is not None:
@@ -253,6 +259,38 @@ def _devolved_summary(s: ScottishQuestionsSourceConfig | NiQuestionsSourceConfig
     )
 
 
+def _web_summary(
+    c: SlackChannelConfig
+    | TeamsChannelConfig
+    | DiscordChannelConfig
+    | WebhookChannelConfig
+    | AppriseChannelConfig,
+) -> str:
+    """A chat, webhook or Apprise channel as it may be shown: its URL masked."""
+    pace = min_interval(c)
+    every = f"posts at least {format_duration(pace)} apart" if pace else "no pace"
+    signed = ", signed (Standard Webhooks)" if isinstance(c, WebhookChannelConfig) else ""
+    if isinstance(c, AppriseChannelConfig):
+        return f"apprise {masked_url(c.url)} (best effort), timeout {format_duration(c.timeout)}"
+    queued = " (202: queued by Power Automate)" if isinstance(c, TeamsChannelConfig) else ""
+    return (
+        f"{c.kind} {masked_url(c.url)}{queued}, {every}{signed}, "
+        f"timeout {format_duration(c.timeout)}"
+    )
+
+
+def _apprise_urls(config_path: str, config: Config, report: _Report) -> None:
+    """Apprise URLs Apprise cannot use: wrong config, found before the first send."""
+    apprise = [(i, c) for i, c in enumerate(config.channels) if isinstance(c, AppriseChannelConfig)]
+    if not apprise:
+        return
+    from watcher.channels.apprise import problem  # imports Apprise, which takes a moment
+
+    problems = [(f"channels[{i}].url", p) for i, c in apprise if (p := problem(c.url))]
+    if problems:
+        report.wrong.append(ConfigError(config_path, problems))
+
+
 def _summary(config: Config, report: _Report) -> None:
     for s in config.sources:
         if isinstance(s, FeedSourceConfig):
@@ -282,6 +320,8 @@ def _summary(config: Config, report: _Report) -> None:
         elif isinstance(c, FilesChannelConfig):
             folder = c.folder(config.data_dir)
             report.say(f"channel {c.id}: files, outbox {_place(folder, report)}, from {c.from_}")
+        else:
+            report.say(f"channel {c.id}: {_web_summary(c)}")
     for r in config.rules:
         sources = ",".join(r.sources) if r.sources is not None else "all"
         events = ",".join(e.value for e in r.events) if r.events is not None else _DEFAULTS
@@ -326,7 +366,7 @@ def _send_test(config: Config, sub: Subscription, report: _Report) -> None:
     message = Renderer(config.templates, source_licences(config)).test_message(
         sub, f"test-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", now, channel_config.format
     )
-    channel = open_channel(channel_config, config.data_dir)
+    channel = open_channel(channel_config, ChannelContext.of(config))
     try:
         answer = channel.send(message, sub.to)
     except WatcherError as exc:
