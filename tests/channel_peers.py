@@ -4,6 +4,8 @@ at every log record.
     channel("slack", server.url("/hook"))     an open channel (close_opened() closes them all)
     message({"text": ...}, key=...)           a Message whose bodies are those JSON documents
     with recorded() as records: ...           every log record, at DEBUG, unredacted
+    service_config(tmp_path, api, [channel])  a whole service's config for ``watcher`` runs
+    outbox(config)                            its outbox rows, with the items each holds
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ import logging
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import TypeAdapter
 
 from watcher.channels import Channel, ChannelContext, open_channel
-from watcher.config import ChannelConfig
+from watcher.config import ChannelConfig, read
 from watcher.model import Message
+from watcher.store import Delivery, PendingItem, open_store
+from watcher.testing.cli import watcher
+from watcher.testing.fakeapi import FakeParliamentAPI
 from watcher.testing.scripted import Exchange
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
@@ -107,3 +114,71 @@ def sequence(*answers: Callable[[Exchange], None]) -> Callable[[Exchange], None]
         (queue.pop(0) if len(queue) > 1 else queue[0])(exchange)
 
     return answer
+
+
+# --- the whole service ------------------------------------------------------------------------
+
+SINCE = "2024-01-08"
+
+
+def service_config(
+    tmp_path: Path,
+    api: FakeParliamentAPI,
+    channels: list[dict[str, Any]],
+    subscriptions: list[dict[str, Any]] | None = None,
+    *,
+    query: str = "funding",
+    every: str = "15m",
+) -> Path:
+    """A config for ``watcher`` runs: the fake API, ``channels``, and (unless given) two
+    subscriptions on the first channel: ``team``, whose rule matches several of the fixtures
+    questions, and ``quiet``, whose rule matches nothing. Retries start after a second, a
+    claim lasts two seconds; the store is in the data dir."""
+    first = channels[0]["id"]
+    config = {
+        "store": f"sqlite:///{tmp_path}/data/watcher.db",
+        "data_dir": str(tmp_path / "data"),
+        "contact": "tests@example.org",
+        "allow_private_networks": True,
+        "delivery": {"retry_first": "1s", "claim_for": "2s"},
+        "sources": [
+            {
+                "id": "written-questions",
+                "kind": "parliament_written_questions",
+                "base_url": api.base_url,
+                "every": every,
+                "lookback_days": 3,
+                "retries": 1,
+                "backoff": "10ms",
+                "timeout": "2s",
+                "max_per_second": 20,
+            }
+        ],
+        "channels": channels,
+        "rules": [
+            {"id": "send", "query": query},
+            {"id": "nothing", "query": "zyzzyva AND quokka"},
+        ],
+        "subscriptions": subscriptions
+        or [
+            {"id": "team", "rules": ["send"], "channel": first},
+            {"id": "quiet", "rules": ["nothing"], "channel": first},
+        ],
+    }
+    path = tmp_path / "watcher.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def run_once(config: Path, *extra: str) -> Any:
+    return watcher(config, *extra, "run", "--once", "--since", SINCE)
+
+
+def outbox(config: Path) -> list[tuple[Delivery, list[PendingItem]]]:
+    """Every outbox row, oldest first, with the items it holds, read from the store."""
+    store = open_store(read(str(config)).config.store_url)
+    try:
+        rows = sorted(store.outbox(), key=lambda d: d.id)
+        return [(d, store.delivery_items(d.id)) for d in rows]
+    finally:
+        store.close()
