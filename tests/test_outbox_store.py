@@ -12,8 +12,8 @@ from test_store import SRC, _owed, at, ev, poll, rec, together
 
 from watcher.errors import StoreError
 from watcher.model import EventType
-from watcher.store import OutboxState, Outgoing, Store, open_store
-from watcher.store.outbox import CLAIM_FOR
+from watcher.store import Claim, OutboxState, Outgoing, Store, open_store
+from watcher.store.base import CLAIM_FOR
 
 
 def outgoing(n: int = 1) -> Outgoing:
@@ -121,10 +121,14 @@ def test_a_due_row_goes_to_one_sender_until_its_claim_lapses(store: Store) -> No
 
 
 def test_a_claim_lasts_as_long_as_the_sender_asks(store: Store) -> None:
-    [first] = _queued(store, 1)
-    assert [d.id for d in store.claim_due("me", at(20), claim_for=timedelta(minutes=2))] == [first]
-    assert store.claim_due("other", at(21)) == []
-    assert [d.id for d in store.claim_due("other", at(22))] == [first]
+    first, second = _queued(store, 2)
+    two = timedelta(minutes=2)
+    assert [d.id for d in store.claim_due("me", at(20), limit=1, claim_for=two)] == [first]
+    assert [d.id for d in store.claim_due("other", at(21), claim_for=two)] == [second]
+    assert store.renew_claims([second], "other", at(21), claim_for=two) == {second}
+    assert [d.id for d in store.claim_due("third", at(22))] == [first]  # lapsed
+    assert store.claim_due("third", at(22)) == []  # second: renewed until 23
+    assert [d.id for d in store.claim_due("third", at(23))] == [second]
 
 
 def test_concurrent_senders_never_claim_one_row_twice(store_url: str, store: Store) -> None:
@@ -224,7 +228,7 @@ def test_an_outcome_for_a_row_another_sender_finished_changes_nothing(store: Sto
     store.mark_dead(d, "later still", at(13))
     row = store.delivery(d)
     assert row is not None
-    assert (row.state, row.attempts, row.last_error) == (OutboxState.SENT, 0, None)
+    assert (row.state, row.attempts, row.last_error) == (OutboxState.SENT, 1, None)
 
 
 def test_the_first_report_of_an_item_is_what_a_follow_up_threads_under(store: Store) -> None:
@@ -251,3 +255,38 @@ def test_marking_an_unknown_delivery_raises(store: Store) -> None:
         store.mark_failed(12345, "x", at(0), at(1))
     with pytest.raises(StoreError):
         store.mark_dead(12345, "x", at(0))
+
+
+def test_many_subscriptions_are_read_and_claimed_together(store: Store) -> None:
+    alice = _owed(store, 2)
+    bob = _owed(store, 1, sub="bob", start=5)
+    found = store.pending_many(["alice", "bob", "carol"], at(10))
+    assert {sub: [i.ledger_id for i in items] for sub, items in found.items()} == {
+        "alice": alice,
+        "bob": bob,
+    }
+    assert [i.event for i in found["alice"]] == [i.event for i in store.pending("alice", at(10))]
+    store.create_delivery("bob", "early", bob, at(5), at(9), outgoing())  # bob's went already
+    made = store.create_deliveries(
+        [
+            Claim("alice", "a1", alice, at(10), outgoing(2)),
+            Claim("bob", "b1", bob, at(10), outgoing()),
+            Claim("alice", "a-none", [], at(10), None),
+        ],
+        at(11),
+    )
+    assert [d.idempotency_key if d else None for d in made] == ["a1", None, "a-none"]
+    assert store.pending_many(["alice", "bob"], at(20)) == {}
+    assert [i.ledger_id for i in store.delivery_items(made[0].id)] == alice  # type: ignore[union-attr]
+
+
+def test_acceptances_are_recorded_together_and_claims_renewed(store: Store) -> None:
+    a, b, c = _queued(store, 3)
+    store.claim_due("me", at(20))
+    lapse = 20 + int(CLAIM_FOR.total_seconds() // 60)
+    assert store.renew_claims([a, b], "me", at(lapse - 1)) == {a, b}
+    assert store.renew_claims([c], "other", at(lapse - 1)) == set()  # not its claim
+    # b's claim was renewed: another sender cannot take it when the first claim would end.
+    assert {d.id for d in store.claim_due("other", at(lapse))} == {c}
+    store.mark_sent_many([a, b], at(lapse))
+    assert [d.id for d in store.outbox(OutboxState.SENT)] == [b, a]

@@ -322,6 +322,13 @@ def _summary(config: Config, report: _Report) -> None:
             report.say(f"channel {c.id}: files, outbox {_place(folder, report)}, from {c.from_}")
         else:
             report.say(f"channel {c.id}: {_web_summary(c)}")
+    report.say(
+        f"delivery: retry after up to {format_duration(config.delivery.retry_first)}, doubling "
+        f"to {format_duration(config.delivery.retry_max)}; dead after failing for "
+        f"{format_duration(config.delivery.give_up_after)}; a message being sent is held for "
+        f"{format_duration(config.delivery.claim_for)}"
+        + ("; private network addresses allowed" if config.allow_private_networks else "")
+    )
     for r in config.rules:
         sources = ",".join(r.sources) if r.sources is not None else "all"
         events = ",".join(e.value for e in r.events) if r.events is not None else _DEFAULTS
@@ -329,10 +336,10 @@ def _summary(config: Config, report: _Report) -> None:
     for sub in config.resolved_subscriptions():
         report.say(
             f"subscription {sub.id}: rules={','.join(sub.rules)} channel={sub.channel} "
-            f"to={','.join(sub.to)} digest={sub.digest}"
+            f"{_to(sub.to)}digest={sub.digest}"
         )
     for op in config.resolved_operators():
-        report.say(f"operator {op.id}: channel={op.channel} to={','.join(op.to)}")
+        report.say(f"operator {op.id}: channel={op.channel} {_to(op.to)}".rstrip())
     for s in config.sources:
         quiet = (
             f", silent after {format_duration(s.expect_new_within)} ({s.expect_new_days} days)"
@@ -343,6 +350,11 @@ def _summary(config: Config, report: _Report) -> None:
             f"health {s.id}: alert after {s.failure_threshold} failed polls, "
             f"{s.parse_error_threshold:.0%} unparsable{quiet}"
         )
+
+
+def _to(addresses: tuple[str, ...]) -> str:
+    """``to=...`` and a space, or nothing for a channel whose URL decides where messages go."""
+    return f"to={','.join(addresses)} " if addresses else ""
 
 
 # --- --send-test ---------------------------------------------------------------------------

@@ -5,20 +5,21 @@ store's and the wire is the channels'.
     send_due(service)                     shortly after polls (one send for polls ending
                                           together), at cadence times, at each pending
                                           message's next attempt
-      enqueue, per subscription:
-        1 collect  store.pending          ledger rows created before digest.period_end(cadence)
+      enqueue, per subscription (a few hundred per read and per transaction):
+        1 collect  store.pending_many     ledger rows created before digest.period_end(cadence)
         2 digest   digest.build           one item per event, every matching rule named,
                                           questions answered together as one item
         3 render   renderer.render        Message in the channel's format (email; Slack, Teams,
                                           Discord blocks; the webhook's JSON), keyed by the rows
-        4 claim    store.create_delivery  the rows (all or none) and the outbox row holding
+        4 claim    store.create_deliveries  the rows (all or none) and the outbox row holding
                                           channel, target and the rendered payload: ONE
-                                          transaction, so two replicas never render one row twice
+                                          transaction, so no row is in two messages
       drain:
-        5 claim    store.claim_due        due outbox rows, each to one sender (SKIP LOCKED)
+        5 claim    store.claim_due        due outbox rows, each to one sender (SKIP LOCKED),
+                                          renewed while the sender works through them
         6 send     channel.send           the stored payload, never a re-render; the bodies a
                                           peer accepted already are not sent again
-        7 record   store.mark_sent        only after the peer accepted it
+        7 record   store.mark_sent_many   only after the peer accepted it (a few at a time)
                    store.mark_failed      retried at a backoff with full jitter, or later if
                                           the peer said so (Retry-After)
                    store.mark_dead        at once for a permanent failure, or after failing
@@ -42,11 +43,14 @@ from watcher.logs import q
 from watcher.model import message_from_json, message_to_json
 from watcher.pipeline import SendReport, Service
 from watcher.render.email import message_id
-from watcher.store.base import Delivery, Outgoing, PendingItem
+from watcher.store.base import Claim, Delivery, Outgoing, PendingItem
 
 log = logging.getLogger(__name__)
 
 BATCH = 100  # outbox rows claimed at a time
+ENQUEUE_BATCH = 200  # subscriptions read and claimed per transaction
+MARK_EVERY = 50  # acceptances recorded per transaction ...
+MARK_WITHIN = timedelta(seconds=1)  # ... or at least this often
 ALWAYS = datetime.max.replace(tzinfo=UTC)
 
 
@@ -57,16 +61,7 @@ def send_due(service: Service, retry_now: bool = False) -> list[SendReport]:
     reports: list[SendReport] = []
     with service._send_lock:  # one sender per process; other replicas are kept off by claims
         now = service.clock()
-        for sub in service.subscriptions:
-            try:
-                report = _enqueue(service, sub, now)
-            except StoreError as exc:
-                log.error(
-                    "event=send_failed subscription=%s stage=store error=%s", q(sub.id), q(exc)
-                )
-                report = SendReport(sub.id, 0, 0, error=f"store: {exc}")
-            if report is not None:
-                reports.append(report)
+        reports += _enqueue(service, now)
         try:
             reports += _drain(service, ALWAYS if retry_now else now)
         except StoreError as exc:
@@ -78,62 +73,98 @@ def send_due(service: Service, retry_now: bool = False) -> list[SendReport]:
     return _merged(reports)
 
 
-# --- enqueue: ledger rows → one rendered outbox row -----------------------------------------
+# --- enqueue: ledger rows → one rendered outbox row per subscription -------------------------
 
 
-def _enqueue(service: Service, sub: Subscription, now: datetime) -> SendReport | None:
-    """Claim the subscription's due rows into one outbox row. A report only for a failure;
-    what was enqueued is reported when it is sent."""
+def _enqueue(service: Service, now: datetime) -> list[SendReport]:
+    """Claim each subscription's due rows into one outbox row, many subscriptions per read and
+    per transaction. Reports only failures; what was enqueued is reported when it is sent."""
+    reports: list[SendReport] = []
+    by_cutoff: dict[datetime, list[Subscription]] = {}
+    for sub in service.subscriptions:
+        cutoff = digest.period_end(sub.digest, service.config.tz, now)
+        by_cutoff.setdefault(cutoff, []).append(sub)
+    for cutoff, subs in by_cutoff.items():
+        for start in range(0, len(subs), ENQUEUE_BATCH):
+            chunk = subs[start : start + ENQUEUE_BATCH]
+            try:
+                reports += _enqueue_chunk(service, chunk, cutoff, now)
+            except StoreError as exc:
+                log.error(
+                    "event=send_failed subscriptions=%d stage=store error=%s", len(chunk), q(exc)
+                )
+                reports += [SendReport(sub.id, 0, 0, error=f"store: {exc}") for sub in chunk]
+    return reports
+
+
+def _enqueue_chunk(
+    service: Service, subs: Sequence[Subscription], cutoff: datetime, now: datetime
+) -> list[SendReport]:
     store = service.store
-    cutoff = digest.period_end(sub.digest, service.config.tz, now)
-    pending = store.pending(sub.id, before=cutoff)
-    if not pending:
-        return None
-    ids = [p.ledger_id for p in pending]
-    key = digest.idempotency_key(sub.id, ids)
-    built = digest.build(sub, pending, cutoff)
-    outgoing = None
-    if built.items:
-        channel = service.channels[sub.channel]
-        config = service.config.channel(sub.channel)
+    pending = store.pending_many([s.id for s in subs], before=cutoff)
+    reports: list[SendReport] = []
+    claims: list[Claim] = []
+    for sub in subs:
+        items = pending.get(sub.id)
+        if not items:
+            continue
         try:
-            message = service.renderer.render(
-                built,
-                channel.format,
-                sub,
-                service.config.tz,
-                key,
-                sender=config.sender if config else "",
-                references=_references(service, sub, pending) if channel.format == "email" else (),
-            )
+            claims.append(_claim(service, sub, items, cutoff))
         except WatcherError as exc:
             # A template that fails on these items: the rows stay owed and nothing is lost.
             log.error(
                 "event=delivery_failed subscription=%s stage=render error=%s", q(sub.id), q(exc)
             )
-            return SendReport(sub.id, 0, len(built.items), error=f"render: {exc}")
-        outgoing = Outgoing(
-            channel=sub.channel,
-            target=tuple(sub.to),
-            format=channel.format,
-            payload=message_to_json(message),
-            items=len(built.items),
-        )
-    claimed = store.create_delivery(sub.id, key, ids, cutoff, now, outgoing)
-    if claimed is None:
-        log.info("event=delivery_claimed_elsewhere subscription=%s", q(sub.id))
-    elif outgoing is None:
-        # Only rules since removed from the subscription matched: nothing to tell anyone.
-        log.info("event=delivery_empty subscription=%s delivery=%d", q(sub.id), claimed.id)
-    else:
-        log.info(
-            "event=delivery_queued subscription=%s delivery=%d items=%d channel=%s",
-            q(sub.id),
-            claimed.id,
-            outgoing.items,
-            sub.channel,
-        )
-    return None
+            reports.append(SendReport(sub.id, 0, len(items), error=f"render: {exc}"))
+    if not claims:
+        return reports
+    for claim, made in zip(claims, store.create_deliveries(claims, now), strict=True):
+        sub_id = claim.subscription_id
+        if made is None or made.created != now:
+            # Another replica claimed these rows (or some of them) first; it sends them.
+            log.info("event=delivery_claimed_elsewhere subscription=%s", q(sub_id))
+        elif claim.outgoing is None:
+            # Only rules since removed from the subscription matched: nothing to tell anyone.
+            log.info("event=delivery_empty subscription=%s delivery=%d", q(sub_id), made.id)
+        else:
+            log.info(
+                "event=delivery_queued subscription=%s delivery=%d items=%d channel=%s",
+                q(sub_id),
+                made.id,
+                claim.outgoing.items,
+                claim.outgoing.channel,
+            )
+    return reports
+
+
+def _claim(
+    service: Service, sub: Subscription, pending: Sequence[PendingItem], cutoff: datetime
+) -> Claim:
+    """The digest of ``pending`` rendered for the subscription's channel, as a claim."""
+    ids = [p.ledger_id for p in pending]
+    key = digest.idempotency_key(sub.id, ids)
+    built = digest.build(sub, pending, cutoff)
+    if not built.items:
+        return Claim(sub.id, key, ids, cutoff, None)
+    channel = service.channels[sub.channel]
+    config = service.config.channel(sub.channel)
+    message = service.renderer.render(
+        built,
+        channel.format,
+        sub,
+        service.config.tz,
+        key,
+        sender=config.sender if config else "",
+        references=_references(service, sub, pending) if channel.format == "email" else (),
+    )
+    outgoing = Outgoing(
+        channel=sub.channel,
+        target=tuple(sub.to),
+        format=channel.format,
+        payload=message_to_json(message),
+        items=len(built.items),
+    )
+    return Claim(sub.id, key, ids, cutoff, outgoing)
 
 
 def _references(
@@ -159,10 +190,9 @@ def _drain(service: Service, due_by: datetime) -> list[SendReport]:
     seen: set[int] = set()
     started = service.clock()
     while True:
-        now = service.clock()
         claimed = service.store.claim_due(
             service.holder,
-            now,
+            service.clock(),
             limit=BATCH,
             due_by=due_by,
             attempted_before=started,
@@ -171,9 +201,46 @@ def _drain(service: Service, due_by: datetime) -> list[SendReport]:
         batch = [d for d in claimed if d.id not in seen]
         if not batch:
             return reports
-        for row in batch:
-            seen.add(row.id)
-            reports.append(_send(service, row, throttled))
+        seen.update(d.id for d in batch)
+        reports += _send_batch(service, batch, throttled)
+
+
+def _send_batch(
+    service: Service, batch: Sequence[Delivery], throttled: dict[str, datetime]
+) -> list[SendReport]:
+    """Send claimed rows in order. Acceptances are recorded a few at a time (a crash re-sends at
+    most those, under their own keys); a claim about to lapse is renewed first, so no other
+    sender takes a row this one is still working through."""
+    store = service.store
+    reports: list[SendReport] = []
+    accepted: list[SendReport] = []
+    claimed_at = flushed_at = service.clock()
+    claim_for = service.config.delivery.claim_for
+    lost: set[int] = set()
+    for n, row in enumerate(batch):
+        now = service.clock()
+        if now - claimed_at >= claim_for / 2:
+            rest = [r.id for r in batch[n:]]
+            lost |= set(rest) - store.renew_claims(rest, service.holder, now, claim_for)
+            claimed_at = now
+        if row.id in lost:
+            continue  # the claim lapsed and another sender has it
+        report = _send(service, row, throttled)
+        if report.error is None and report.delivery:
+            accepted.append(report)
+        if len(accepted) >= MARK_EVERY or (accepted and now - flushed_at >= MARK_WITHIN):
+            reports += _mark_sent(service, accepted)
+            accepted, flushed_at = [], now
+        if report.error is not None or not report.delivery:
+            reports.append(report)
+    reports += _mark_sent(service, accepted)
+    return reports
+
+
+def _mark_sent(service: Service, accepted: list[SendReport]) -> list[SendReport]:
+    if accepted:
+        service.store.mark_sent_many([r.delivery for r in accepted], service.clock())
+    return accepted
 
 
 def _send(service: Service, row: Delivery, throttled: dict[str, datetime]) -> SendReport:
@@ -199,7 +266,6 @@ def _send(service: Service, row: Delivery, throttled: dict[str, datetime]) -> Se
         return _failed(service, row, exc, now, throttled)
     except WatcherError as exc:
         return _failed(service, row, DeliveryError(str(exc)), now, throttled)
-    store.mark_sent(row.id, service.clock())
     log.info(
         "event=delivery_sent subscription=%s delivery=%d items=%d channel=%s attempt=%d peer=%s",
         q(row.subscription_id),

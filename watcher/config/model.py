@@ -113,6 +113,9 @@ class FilesChannelConfig(_Channel):
         return self.from_
 
 
+_BUILTIN = FilesChannelConfig(id=BUILTIN_CHANNEL, kind="files")
+
+
 def _web_url(v: str) -> str:
     parts = urlsplit(v)
     if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -425,7 +428,7 @@ class Config(Frozen):
         """The configured channels plus the built-in files channel, unless its id is taken."""
         if any(c.id == BUILTIN_CHANNEL for c in self.channels):
             return self.channels
-        return (*self.channels, FilesChannelConfig(id=BUILTIN_CHANNEL, kind="files"))
+        return (*self.channels, _BUILTIN)
 
     def channel(self, channel_id: str) -> ChannelConfig | None:
         return next((c for c in self.all_channels() if c.id == channel_id), None)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from watcher.store.base import (
     Candidate,
+    Claim,
     CommitSummary,
     Delivery,
     LeaseInfo,
@@ -42,6 +43,7 @@ from watcher.store.sql import SqlStore
 
 __all__ = [
     "Candidate",
+    "Claim",
     "CommitSummary",
     "Delivery",
     "LeaseInfo",

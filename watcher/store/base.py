@@ -136,6 +136,13 @@ class PendingItem:
     event: Event
     hits: Mapping[str, tuple[Hit, ...]] = field(default_factory=dict)  # rule id -> hits
     created: datetime | None = None
+    subscription_id: str = ""
+
+
+# How long a sender holds a claimed outbox row (``claim_due``, ``renew_claims``), unless the
+# config says otherwise (``delivery.claim_for``). A sender that dies mid-send loses the row when
+# this ends, and another sends it again under the same idempotency key.
+CLAIM_FOR = timedelta(minutes=5)
 
 
 class OutboxState(StrEnum):
@@ -154,6 +161,17 @@ class Outgoing:
     format: str
     payload: str  # model.message_to_json: the bytes every attempt sends
     items: int = 0  # how many items the digest has
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One delivery to create: ``create_deliveries`` takes many in one transaction."""
+
+    subscription_id: str
+    idempotency_key: str
+    ledger_ids: Sequence[int]
+    period_end: datetime
+    outgoing: Outgoing | None
 
 
 @dataclass(frozen=True)
@@ -373,6 +391,18 @@ class Store(Protocol):
         ``outgoing`` None (nothing left to say) records the delivery as sent at ``now``."""
         ...
 
+    def pending_many(
+        self, subscription_ids: Collection[str], before: datetime
+    ) -> dict[str, list[PendingItem]]:
+        """``pending`` for many subscriptions in one read; only those with rows are keys."""
+        ...
+
+    def create_deliveries(self, claims: Sequence[Claim], now: datetime) -> list[Delivery | None]:
+        """``create_delivery`` for each claim, in one transaction; each claim is still all of
+        its rows or none (a savepoint each), and one claim that loses takes nothing from the
+        others."""
+        ...
+
     def claim_due(
         self,
         holder: str,
@@ -381,17 +411,31 @@ class Store(Protocol):
         limit: int = 100,
         due_by: datetime | None = None,
         attempted_before: datetime | None = None,
-        claim_for: timedelta | None = None,
+        claim_for: timedelta = CLAIM_FOR,
     ) -> list[Delivery]:
         """Up to ``limit`` pending outbox rows due by ``due_by`` (default ``now``) that no
         live claim holds (and, with ``attempted_before``, not attempted since), now claimed by
-        ``holder`` until ``now + claim_for`` (default ``CLAIM_FOR``); soonest due first."""
+        ``holder`` until ``now + claim_for``; soonest due first."""
         ...
 
     def delivery_items(self, delivery_id: int) -> list[PendingItem]: ...
 
     def mark_sent(self, delivery_id: int, at: datetime) -> None:
         """The peer accepted it. A repeat, or a row no longer pending, is left alone."""
+        ...
+
+    def mark_sent_many(self, delivery_ids: Collection[int], at: datetime) -> None:
+        """``mark_sent`` for several rows in one transaction."""
+        ...
+
+    def renew_claims(
+        self,
+        delivery_ids: Collection[int],
+        holder: str,
+        now: datetime,
+        claim_for: timedelta = CLAIM_FOR,
+    ) -> set[int]:
+        """Extend ``holder``'s claim on the rows to ``now + claim_for``; the ids still its."""
         ...
 
     def mark_failed(

@@ -18,11 +18,6 @@ from watcher.store import queries
 from watcher.store.base import Delivery, OutboxState, Outgoing
 from watcher.store.schema import delivery, event, ledger
 
-# How long a sender holds a claimed row, unless told otherwise (``delivery.claim_for``). A
-# sender that dies mid-send loses the row when this ends, and another sends it again under the
-# same idempotency key.
-CLAIM_FOR = timedelta(minutes=5)
-
 _PENDING = OutboxState.PENDING.value
 
 
@@ -89,7 +84,7 @@ def claim_due(
     limit: int,
     due_by: datetime,
     attempted_before: datetime | None,
-    claim_for: timedelta = CLAIM_FOR,
+    claim_for: timedelta,
 ) -> list[Delivery]:
     d = delivery.c
     fresh = (
@@ -133,7 +128,49 @@ def claim_due(
 
 
 def mark_sent(conn: Connection, delivery_id: int, at: datetime) -> None:
-    _finish(conn, delivery_id, state=OutboxState.SENT.value, sent=at, last_attempt=at)
+    _finish(
+        conn,
+        delivery_id,
+        state=OutboxState.SENT.value,
+        sent=at,
+        last_attempt=at,
+        attempts=delivery.c.attempts + 1,
+    )
+
+
+def mark_sent_many(conn: Connection, ids: Collection[int], at: datetime) -> None:
+    for chunk in queries.chunks(sorted(set(ids))):
+        conn.execute(
+            update(delivery)
+            .where(delivery.c.id.in_(chunk), delivery.c.state == _PENDING)
+            .values(
+                state=OutboxState.SENT.value,
+                sent=at,
+                last_attempt=at,
+                attempts=delivery.c.attempts + 1,
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+
+
+def renew(
+    conn: Connection, ids: Collection[int], holder: str, now: datetime, claim_for: timedelta
+) -> set[int]:
+    kept: set[int] = set()
+    for chunk in queries.chunks(sorted(set(ids))):
+        rows = conn.execute(
+            update(delivery)
+            .where(
+                delivery.c.id.in_(chunk),
+                delivery.c.state == _PENDING,
+                delivery.c.claimed_by == holder,
+            )
+            .values(claimed_until=now + claim_for)
+            .returning(delivery.c.id)
+        )
+        kept.update(rows.scalars().all())
+    return kept
 
 
 def mark_failed(

@@ -263,6 +263,7 @@ def items(conn: Connection, where: ColumnElement[bool]) -> list[PendingItem]:
         select(
             ledger.c.id,
             ledger.c.created,
+            ledger.c.subscription_id,
             event.c.id.label("event_id"),
             event.c.type,
             event.c.replaces_holding,
@@ -293,20 +294,28 @@ def items(conn: Connection, where: ColumnElement[bool]) -> list[PendingItem]:
     )
     rows = conn.execute(query).all()
     hits = _hits_by_event(conn, [row.event_id for row in rows])
-    return [
-        PendingItem(
-            ledger_id=row.id,
-            event=Event(
+    # One event owed to many subscriptions is decoded once.
+    events: dict[int, Event] = {}
+    out = []
+    for row in rows:
+        found = events.get(row.event_id)
+        if found is None:
+            found = events[row.event_id] = Event(
                 type=EventType(row.type),
                 record=record_of(row.data),
                 previous=record_of(row.previous_data) if row.previous_data else None,
                 replaces_holding=bool(row.replaces_holding),
-            ),
-            hits=hits.get(row.event_id, {}),
-            created=row.created,
+            )
+        out.append(
+            PendingItem(
+                ledger_id=row.id,
+                event=found,
+                hits=hits.get(row.event_id, {}),
+                created=row.created,
+                subscription_id=row.subscription_id,
+            )
         )
-        for row in rows
-    ]
+    return out
 
 
 def _hits_by_event(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, tuple[Hit, ...]]]:

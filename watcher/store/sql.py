@@ -32,7 +32,9 @@ from watcher.store import (
     status,
 )
 from watcher.store.base import (
+    CLAIM_FOR,
     Candidate,
+    Claim,
     CommitSummary,
     Delivery,
     LeaseInfo,
@@ -276,6 +278,47 @@ class SqlStore:
         except outbox.NothingClaimedError:
             return None
 
+    def pending_many(
+        self, subscription_ids: Collection[str], before: datetime
+    ) -> dict[str, list[PendingItem]]:
+        out: dict[str, list[PendingItem]] = {}
+        with self._read("reading pending items") as conn:
+            for chunk in queries.chunks(sorted(set(subscription_ids))):
+                found = queries.items(
+                    conn,
+                    and_(
+                        ledger.c.subscription_id.in_(chunk),
+                        ledger.c.delivery_id.is_(None),
+                        ledger.c.created < before,
+                    ),
+                )
+                for item in found:
+                    out.setdefault(item.subscription_id, []).append(item)
+        return out
+
+    def create_deliveries(self, claims: Sequence[Claim], now: datetime) -> list[Delivery | None]:
+        out: list[Delivery | None] = []
+        with self._write(f"creating {len(claims)} deliveries") as conn:
+            for c in claims:
+                savepoint = conn.begin_nested()
+                try:
+                    made = outbox.create(
+                        conn,
+                        c.subscription_id,
+                        c.idempotency_key,
+                        c.ledger_ids,
+                        c.period_end,
+                        now,
+                        c.outgoing,
+                    )
+                except outbox.NothingClaimedError:
+                    savepoint.rollback()
+                    out.append(None)
+                else:
+                    savepoint.commit()
+                    out.append(made)
+        return out
+
     def claim_due(
         self,
         holder: str,
@@ -284,7 +327,7 @@ class SqlStore:
         limit: int = 100,
         due_by: datetime | None = None,
         attempted_before: datetime | None = None,
-        claim_for: timedelta | None = None,
+        claim_for: timedelta = CLAIM_FOR,
     ) -> list[Delivery]:
         with self._write("claiming due messages") as conn:
             return outbox.claim_due(
@@ -294,7 +337,7 @@ class SqlStore:
                 limit,
                 due_by or now,
                 attempted_before,
-                claim_for or outbox.CLAIM_FOR,
+                claim_for,
             )
 
     def delivery_items(self, delivery_id: int) -> list[PendingItem]:
@@ -304,6 +347,20 @@ class SqlStore:
     def mark_sent(self, delivery_id: int, at: datetime) -> None:
         with self._write("marking a delivery sent") as conn:
             outbox.mark_sent(conn, delivery_id, at)
+
+    def mark_sent_many(self, delivery_ids: Collection[int], at: datetime) -> None:
+        with self._write("marking deliveries sent") as conn:
+            outbox.mark_sent_many(conn, delivery_ids, at)
+
+    def renew_claims(
+        self,
+        delivery_ids: Collection[int],
+        holder: str,
+        now: datetime,
+        claim_for: timedelta = CLAIM_FOR,
+    ) -> set[int]:
+        with self._write("renewing claims") as conn:
+            return outbox.renew(conn, delivery_ids, holder, now, claim_for)
 
     def mark_failed(
         self,
