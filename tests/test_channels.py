@@ -38,6 +38,24 @@ def smtp() -> Iterator[SmtpTestServer]:
         yield server
 
 
+_opened: list[SmtpChannel] = []
+
+
+def opened(config: SmtpChannelConfig) -> SmtpChannel:
+    """An SmtpChannel that is closed when the test ends, as the sender closes its channels
+    after each pass (it holds its SMTP session until then)."""
+    channel = SmtpChannel(config)
+    _opened.append(channel)
+    return channel
+
+
+@pytest.fixture(autouse=True)
+def _close_channels() -> Iterator[None]:
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def smtp_config(port: int, **extra: Any) -> SmtpChannelConfig:
     return SmtpChannelConfig.model_validate(
         {
@@ -79,7 +97,7 @@ def assert_is_the_digest(email: EmailMessage) -> None:
 
 
 def test_smtp_delivers_one_multipart_alternative_message(smtp: SmtpTestServer) -> None:
-    SmtpChannel(smtp_config(smtp.port)).send(MESSAGE, TO)
+    opened(smtp_config(smtp.port)).send(MESSAGE, TO)
     assert len(smtp.messages) == 1
     assert_is_the_digest(smtp.messages[0])
     received = smtp.received[0]
@@ -88,7 +106,7 @@ def test_smtp_delivers_one_multipart_alternative_message(smtp: SmtpTestServer) -
 
 
 def test_a_refused_message_raises_and_is_not_received(smtp: SmtpTestServer) -> None:
-    channel = SmtpChannel(smtp_config(smtp.port))
+    channel = opened(smtp_config(smtp.port))
     smtp.refuse(times=1, code=451, message="4.3.0 try later")
     with pytest.raises(DeliveryError, match="451") as caught:
         channel.send(MESSAGE, TO)
@@ -101,7 +119,7 @@ def test_a_refused_message_raises_and_is_not_received(smtp: SmtpTestServer) -> N
 def test_a_permanent_refusal_is_marked_permanent(smtp: SmtpTestServer) -> None:
     smtp.refuse(code=550, message="5.7.1 rejected as spam")
     with pytest.raises(DeliveryError, match="rejected as spam") as caught:
-        SmtpChannel(smtp_config(smtp.port)).send(MESSAGE, TO)
+        opened(smtp_config(smtp.port)).send(MESSAGE, TO)
     assert caught.value.permanent is True
     assert smtp.messages == []
 
@@ -109,7 +127,7 @@ def test_a_permanent_refusal_is_marked_permanent(smtp: SmtpTestServer) -> None:
 def test_every_recipient_refused_raises(smtp: SmtpTestServer) -> None:
     smtp.refuse(times=2, code=550, message="5.1.1 no such user", stage="rcpt")
     with pytest.raises(DeliveryError, match="no such user") as caught:
-        SmtpChannel(smtp_config(smtp.port)).send(MESSAGE, TO)
+        opened(smtp_config(smtp.port)).send(MESSAGE, TO)
     assert caught.value.permanent is True
     assert smtp.messages == []
 
@@ -118,14 +136,14 @@ def test_one_recipient_permanently_refused_still_delivers_to_the_other(
     smtp: SmtpTestServer,
 ) -> None:
     smtp.refuse(times=1, code=550, message="5.1.1 no such user", stage="rcpt")
-    SmtpChannel(smtp_config(smtp.port)).send(MESSAGE, TO)
+    opened(smtp_config(smtp.port)).send(MESSAGE, TO)
     assert [r.rcpt_tos for r in smtp.received] == [("bob@example.org",)]
 
 
 def test_one_recipient_refused_for_now_is_retried(smtp: SmtpTestServer) -> None:
     smtp.refuse(times=1, code=450, message="4.2.1 mailbox busy", stage="rcpt")
     with pytest.raises(DeliveryError, match="mailbox busy") as caught:
-        SmtpChannel(smtp_config(smtp.port)).send(MESSAGE, TO)
+        opened(smtp_config(smtp.port)).send(MESSAGE, TO)
     assert caught.value.permanent is False
 
 
@@ -138,7 +156,7 @@ def closed_port() -> int:
 
 def test_connection_refused_is_a_delivery_error() -> None:
     with pytest.raises(DeliveryError, match=r"127\.0\.0\.1") as caught:
-        SmtpChannel(smtp_config(closed_port())).send(MESSAGE, TO)
+        opened(smtp_config(closed_port())).send(MESSAGE, TO)
     assert caught.value.permanent is False
     assert isinstance(caught.value.__cause__, OSError)
 
@@ -147,26 +165,22 @@ def test_starttls_that_the_server_does_not_offer_never_falls_back_to_clear_text(
     smtp: SmtpTestServer,
 ) -> None:
     with pytest.raises(DeliveryError) as caught:
-        SmtpChannel(smtp_config(smtp.port, security="starttls")).send(MESSAGE, TO)
+        opened(smtp_config(smtp.port, security="starttls")).send(MESSAGE, TO)
     assert caught.value.permanent is True
     assert smtp.messages == []
 
 
 def test_login_when_a_username_is_set() -> None:
     with SmtpTestServer(users={"watcher": "s3cret"}) as server:
-        SmtpChannel(smtp_config(server.port, username="watcher", password="s3cret")).send(
-            MESSAGE, TO
-        )
+        opened(smtp_config(server.port, username="watcher", password="s3cret")).send(MESSAGE, TO)
         assert [r.login for r in server.received] == ["watcher"]
 
         with pytest.raises(DeliveryError, match="login refused") as caught:
-            SmtpChannel(smtp_config(server.port, username="watcher", password="wrong")).send(
-                MESSAGE, TO
-            )
+            opened(smtp_config(server.port, username="watcher", password="wrong")).send(MESSAGE, TO)
         assert caught.value.permanent is True
 
         with pytest.raises(DeliveryError, match="530"):
-            SmtpChannel(smtp_config(server.port)).send(MESSAGE, TO)
+            opened(smtp_config(server.port)).send(MESSAGE, TO)
         assert len(server.messages) == 1
 
 

@@ -36,7 +36,7 @@ import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from watcher import digest
+from watcher import digest, unsubscribe
 from watcher.config import DeliveryConfig, Subscription
 from watcher.errors import DeliveryError, StoreError, WatcherError
 from watcher.logs import q
@@ -156,6 +156,9 @@ def _claim(
         key,
         sender=config.sender if config else "",
         references=_references(service, sub, pending) if channel.format == "email" else (),
+        headers=unsubscribe.email_headers(service.config, sub)
+        if channel.format == "email"
+        else None,
     )
     outgoing = Outgoing(
         channel=sub.channel,

@@ -10,7 +10,9 @@ the channel sends (``watcher.render.FORMATS``).
 Any failure raises ``DeliveryError``: ``permanent`` when retrying cannot help (the outbox marks
 the message dead), ``retry_after`` when the peer said how long to wait, ``parts_sent`` when some
 bodies of a message in several parts were accepted. A channel never swallows an error and never
-retries on its own: the outbox decides. A message may be sent again after a crash between
+retries on its own: the outbox decides. (Sending once more on a fresh connection when a held
+one turns out to be closed, as the SMTP channel does, is not a retry: the stale connection
+failed, not the message.) A message may be sent again after a crash between
 acceptance and bookkeeping; its ``idempotency_key`` (the Message-ID, the ``webhook-id``) lets
 the receiving side recognise the repeat. A channel's error messages and logs never show a
 secret: a webhook URL's path and query, a signing secret, a password.

@@ -2,9 +2,10 @@
 write.
 
 ``build_email`` turns a ``Message`` into a multipart/alternative ``EmailMessage`` (plain text and
-HTML). ``SmtpChannel`` opens one connection per message (digests are few; a held connection would
-only go stale), sends it and translates every smtplib / ssl / socket failure into
-``DeliveryError`` once, here. What to send and when to retry is left to the pipeline.
+HTML). ``SmtpChannel`` holds one SMTP session for a send pass (a digest fanned out to many
+subscriptions is one login, not one per message), replaces it if the server closed it, and
+translates every smtplib / ssl / socket failure into ``DeliveryError`` once, here. What to send
+and when to retry is left to the pipeline.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
+import threading
 from datetime import UTC, datetime
 from email.message import EmailMessage
+from email.policy import default as default_policy
 from email.utils import format_datetime
 from typing import Any
 
 from watcher.config import SmtpChannelConfig
 from watcher.errors import DeliveryError
+from watcher.logs import q
 from watcher.model import Message
 from watcher.text import strip_control
 
@@ -40,6 +44,14 @@ _RESERVED = {
     "reply-to",
 }
 
+# Lists of <URI> or <msg-id>, written as they are and folded only between their items: the
+# generator would turn a long URL or message-id into an RFC 2047 encoded-word, which clients
+# do not decode in these headers (an unsubscribe link or a thread would be lost). Only the
+# headers added raw (``set_raw``) are spared refolding by this policy.
+_VERBATIM = {"list-unsubscribe", "list-unsubscribe-post", "in-reply-to", "references"}
+_POLICY = default_policy.clone(refold_source="none")
+_LINE = 78
+
 
 def build_email(
     message: Message, sender: str, to: tuple[str, ...], now: datetime | None = None
@@ -50,7 +62,7 @@ def build_email(
     headers, else from its idempotency key. Every header value is stripped of control
     characters, so no value can start a header of its own.
     """
-    email = EmailMessage()
+    email = EmailMessage(policy=_POLICY)
     email["From"] = strip_control(sender)
     email["To"] = ", ".join(strip_control(r) for r in to)
     email["Subject"] = strip_control(message.subject)
@@ -59,18 +71,49 @@ def build_email(
         message.headers.get("Message-ID") or f"<{message.idempotency_key}@watcher>"
     )
     for name, value in message.headers.items():
-        if name.lower() not in _RESERVED:
-            email[name] = strip_control(value)
+        lower = name.lower()
+        clean = strip_control(value)
+        if lower in _RESERVED:
+            continue
+        if lower in _VERBATIM and clean.isascii():
+            email.set_raw(name, _folded(name, clean))
+        else:
+            email[name] = clean
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
     return email
 
 
+def _folded(name: str, value: str) -> str:
+    """``value`` folded at its spaces into lines of at most 78 characters where the words
+    allow; a longer word (a long URL) stays whole on a line of its own."""
+    lines: list[str] = []
+    line = f"{name}:"
+    for word in value.split():
+        if len(line) + 1 + len(word) > _LINE and line != f"{name}:":
+            lines.append(line)
+            line = ""
+        line = f"{line} {word}"
+    lines.append(line)
+    return "\n".join(lines)[len(name) + 2 :]
+
+
 class SmtpChannel:
-    """Sends each message in its own SMTP session: ``starttls``, ``ssl`` or plain (``none``)."""
+    """Sends over one SMTP session (``starttls``, ``ssl`` or plain ``none``) held from the first
+    ``send`` of a pass to ``close``, so a fan-out to many subscriptions logs in once.
+
+    Before each message the held session is asked whether it is still there (NOOP); one the
+    server has closed meanwhile (its idle timeout, a limit on messages per connection) is
+    replaced. A message that fails on a reused session because the connection went (the
+    server hung up, or said 421: closing) is sent once more on a fresh one: the held session
+    was stale, which says nothing about the message. Everything else, a refusal of this
+    message or a failure on a fresh session, is the outbox's to retry.
+    """
 
     def __init__(self, config: SmtpChannelConfig) -> None:
         self._config = config
+        self._session: _KeepsDataReply | None = None
+        self._lock = threading.Lock()  # one conversation on the session at a time
 
     @property
     def id(self) -> str:
@@ -85,7 +128,8 @@ class SmtpChannel:
             raise DeliveryError(f"channel {self.id}: message has no recipients", permanent=True)
         email = build_email(message, self._config.from_, target)
         try:
-            refused, (code, reply) = self._deliver(email, list(target))
+            with self._lock:
+                refused, (code, reply) = self._deliver(email, list(target))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             raise DeliveryError(
@@ -141,10 +185,57 @@ class SmtpChannel:
             f"recipient(s): {code} {_text(reply)}"
         )
 
+    def close(self) -> None:
+        """End the held session, if any (QUIT, then close)."""
+        with self._lock:
+            self._drop(polite=True)
+
     def _deliver(
         self, email: EmailMessage, recipients: list[str]
     ) -> tuple[dict[str, tuple[int, bytes]], tuple[int, bytes]]:
-        """Send; the recipients refused and the server's reply to the message (DATA)."""
+        """Send on the held session, or a new one; the recipients refused and the server's
+        reply to the message (DATA)."""
+        session = self._held()
+        reused = session is not None
+        if session is None:
+            session = self._session = self._connect()
+        try:
+            return _transmit(session, email, recipients)
+        except Exception as exc:
+            if not _connection_gone(exc):
+                if not _session_usable(exc):
+                    self._drop(polite=False)
+                raise
+            self._drop(polite=False)
+            if not reused:
+                raise
+            logger.info(
+                "event=smtp_reconnect channel=%s why=%s", self.id, q(_connection_problem(exc))
+            )
+        session = self._session = self._connect()
+        try:
+            return _transmit(session, email, recipients)
+        except Exception as exc:
+            if not _session_usable(exc):
+                self._drop(polite=False)
+            raise
+
+    def _held(self) -> _KeepsDataReply | None:
+        """The held session if the server still answers on it; a dead one is dropped."""
+        session = self._session
+        if session is None:
+            return None
+        try:
+            code, _ = session.noop()
+        except (smtplib.SMTPException, OSError):
+            code = 0
+        if code == 250:
+            return session
+        logger.info("event=smtp_session_gone channel=%s noop=%d", self.id, code)
+        self._drop(polite=False)
+        return None
+
+    def _connect(self) -> _KeepsDataReply:
         config = self._config
         timeout = config.timeout.total_seconds()
         smtp: _Smtp | _SmtpSsl
@@ -154,16 +245,61 @@ class SmtpChannel:
             )
         else:
             smtp = _Smtp(config.host, config.port, timeout=timeout)
-        with smtp:
+        try:
             if config.security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if config.username and config.password:
                 smtp.login(config.username, config.password)
-            refused = smtp.send_message(email, to_addrs=recipients)
-            return refused, smtp.data_reply
+        except BaseException:
+            smtp.close()
+            raise
+        logger.debug(
+            "event=smtp_connected channel=%s host=%s port=%d", self.id, config.host, config.port
+        )
+        return smtp
 
-    def close(self) -> None:
-        """Nothing to close: every send has its own session."""
+    def _drop(self, polite: bool) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            if polite:
+                session.quit()
+        except (smtplib.SMTPException, OSError):
+            pass  # it is going anyway
+        finally:
+            session.close()
+
+
+def _transmit(
+    session: _KeepsDataReply, email: EmailMessage, recipients: list[str]
+) -> tuple[dict[str, tuple[int, bytes]], tuple[int, bytes]]:
+    session.data_reply = (0, b"")
+    refused = session.send_message(email, to_addrs=recipients)
+    return refused, session.data_reply
+
+
+def _connection_gone(exc: Exception) -> bool:
+    """The failure is the connection's, not the message's: the server hung up, the socket
+    failed, or the server said 421 (closing the channel; smtplib closes its side too)."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(c == 421 for c, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return isinstance(exc, smtplib.SMTPServerDisconnected | OSError)
+
+
+def _session_usable(exc: Exception) -> bool:
+    """After this failure the session can carry the next message: the server refused this
+    one and smtplib reset the transaction (RSET)."""
+    refusal = smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
+    return isinstance(exc, refusal) and not _connection_gone(exc)
+
+
+def _connection_problem(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+    return str(exc) or type(exc).__name__
 
 
 class _KeepsDataReply(smtplib.SMTP):

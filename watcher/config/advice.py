@@ -7,17 +7,21 @@ These are warnings, not errors: the service runs, and ``check-config`` prints th
 - a query that YAML took the quotes off: ``query: "SEND workforce"`` is the YAML string
   ``SEND workforce``, which the query language reads as two words anywhere in an item, not the
   phrase. Only the file's YAML knows a string was double-quoted, so ``reading`` hands over those
-  queries (``double_quoted_queries``) before anything else sees the values.
+  queries (``double_quoted_queries``) before anything else sees the values;
+- an smtp channel with a password and ``security: none`` to a host that is not this machine
+  (the password crosses the network in clear text: accepted, as some local relays need it);
+- a ``public_url`` that is not https (mail clients offer one-click unsubscribe only for https).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from watcher.config.model import Config
+from watcher.config.model import Config, SmtpChannelConfig
 
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _WORD = re.compile(r"[\w'’*.-]+")
@@ -75,7 +79,47 @@ def warnings(config: Config, double_quoted: Mapping[int, str]) -> tuple[ConfigWa
                     f"item: write '\"{run}\"' in single quotes for the phrase",
                 )
             )
+    found += _channel_warnings(config)
     return tuple(found)
+
+
+def _channel_warnings(config: Config) -> list[ConfigWarning]:
+    found: list[ConfigWarning] = []
+    for i, channel in enumerate(config.channels):
+        if (
+            isinstance(channel, SmtpChannelConfig)
+            and channel.security == "none"
+            and channel.password
+            and not _this_machine(channel.host)
+        ):
+            found.append(
+                ConfigWarning(
+                    f"channels[{i}].security",
+                    f"none with a username and password: the password crosses the network to "
+                    f"{channel.host} in clear text; use starttls or ssl unless every network "
+                    "between is trusted",
+                )
+            )
+    if config.public_url and not config.public_url.lower().startswith("https://"):
+        found.append(
+            ConfigWarning(
+                "public_url",
+                "is not https: mail clients offer one-click unsubscribe (RFC 8058) only for "
+                "https links, so digests carry the link without List-Unsubscribe-Post",
+            )
+        )
+    return found
+
+
+def _this_machine(host: str) -> bool:
+    """A loopback host: a connection to it never leaves the machine."""
+    name = host.strip("[]").lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def unquoted_phrase(query: str) -> str | None:

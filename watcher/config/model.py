@@ -21,6 +21,7 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    SecretStr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -34,6 +35,8 @@ from watcher.errors import QuerySyntaxError
 from watcher.model import EventType
 
 DEFAULT_CONFIG_PATH = "config/watcher.yaml"
+MIN_SECRET_KEY = 32
+_HOW_TO_MAKE_ONE = 'make one with: python3 -c "import secrets;print(secrets.token_urlsafe(32))"'
 BUILTIN_CHANNEL = "files"
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -370,6 +373,9 @@ class Config(Frozen):
     # Where this service's web pages are served (https://...): enables email's one-click
     # unsubscribe link. The page behind it is not built yet.
     public_url: Annotated[str, AfterValidator(_web_url)] | None = None
+    # Signs the unsubscribe links (watcher.unsubscribe): required with public_url. A secret:
+    # write it as ${VAR}. Changing it makes the links in mail already sent stop working.
+    secret_key: SecretStr | None = Field(default=None, validate_default=True)
 
     @field_validator("synonyms")
     @classmethod
@@ -388,6 +394,24 @@ class Config(Frozen):
                     raise ValueError(
                         f"{name}[{i}]: {exc.problem} at position {exc.position}: {text!r}"
                     ) from exc
+        return v
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Never echo the value: it is the secret.
+        if v is None:
+            if info.data.get("public_url"):
+                raise ValueError(
+                    "required when public_url is set: it signs the unsubscribe links (write "
+                    "secret_key: ${WATCHER_SECRET_KEY} and set that variable to a random value "
+                    f"of at least {MIN_SECRET_KEY} characters: {_HOW_TO_MAKE_ONE})"
+                )
+            return v
+        if len(v.get_secret_value()) < MIN_SECRET_KEY:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_KEY} random characters ({_HOW_TO_MAKE_ONE})"
+            )
         return v
 
     @field_validator("timezone")

@@ -122,13 +122,15 @@ def read_text(text: str, name: str, env: Mapping[str, str]) -> Loaded:
 def _register_secrets(config: Config) -> None:
     """Tell the log filter every secret the config holds (``logs.register_secret``): each
     channel's URLs' path and query, its passwords, secrets and tokens (and header values), a
-    feed's query (a private feed's key), the store's password."""
+    feed's query (a private feed's key), the store's password, ``secret_key``."""
     for channel in config.channels:
         _register_fields(channel)
     for source in config.sources:
         if isinstance(source, FeedSourceConfig):
             logs.register_secret(urlsplit(source.url).query)
     logs.register_secret(urlsplit(config.store_url).password)
+    if config.secret_key is not None:
+        logs.register_secret(config.secret_key.get_secret_value())
 
 
 def _register_fields(model: BaseModel) -> None:

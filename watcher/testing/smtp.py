@@ -1,16 +1,20 @@
 """A real SMTP server on 127.0.0.1 for tests and ``watcher demo``: aiosmtpd in a thread.
 
 It keeps what it accepts (``messages``, ``received``) and can be told to refuse the next few
-commands (``refuse``), so a test can show that a refused digest stays unsent. With ``users`` it
-offers AUTH PLAIN/LOGIN (without TLS: this is a local test server) and requires it for MAIL.
-Not for production mail: everything is kept in memory.
+commands (``refuse``), so a test can show that a refused digest stays unsent. It counts the
+connections clients open (``connections``), can hang up on a client (``hang_up``: when MAIL
+arrives, or just after a message was accepted, as a server closing an idle connection or one
+that sent its quota does) and can take a message and then keep its answer back (``hold``: the
+server has the message, the client does not know yet). With ``users`` it offers AUTH PLAIN/LOGIN
+(without TLS: this is a local test server) and requires it for MAIL. Not for production mail:
+everything is kept in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -22,6 +26,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 Stage = Literal["rcpt", "data"]
+HangUpStage = Literal["mail", "data"]
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,21 @@ class Received:
 
 
 class _PortZeroController(Controller):
+    def __init__(self, handler: Any, on_connection: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._on_connection = on_connection
+
     # Controller checks readiness by connecting to the port it was given; with port 0 (let the
     # OS choose) that must be the port actually bound.
     def _trigger_server(self) -> None:
         if self.port == 0 and isinstance(self.server, asyncio.Server):
             self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()  # type: ignore[no-untyped-call]
+
+    def factory(self) -> Any:
+        # Called once for every connection a client opens.
+        self._on_connection()
+        return super().factory()  # type: ignore[no-untyped-call]
 
 
 class SmtpTestServer:
@@ -60,6 +74,11 @@ class SmtpTestServer:
         self._users = dict(users) if users is not None else None
         self._lock = threading.Lock()
         self._refusals: dict[Stage, list[str]] = {"rcpt": [], "data": []}
+        self._hang_ups: dict[HangUpStage, int] = {"mail": 0, "data": 0}
+        self._connections = 0
+        self._holding = False
+        self.held = threading.Event()  # set when a message is taken and its answer held back
+        self._release = threading.Event()
         self.received: list[Received] = []
         self._controller: Any = None
 
@@ -92,22 +111,53 @@ class SmtpTestServer:
         with self._lock:
             self._refusals[stage].extend([f"{code} {message}"] * times)
 
+    @property
+    def connections(self) -> int:
+        """How many connections clients have opened since the server started."""
+        with self._lock:
+            return self._connections
+
+    def hang_up(self, times: int = 1, stage: HangUpStage = "data") -> None:
+        """Close the connection on the client ``times`` times: with ``stage="mail"`` when its
+        next MAIL command arrives, without answering it; with ``stage="data"`` right after
+        accepting its next message (the 250 is sent, then the connection closed)."""
+        with self._lock:
+            self._hang_ups[stage] += times
+
+    def hold(self) -> None:
+        """Take the next messages (they are in ``received``) but keep the answer to DATA back
+        until ``release()``: a crash of the client now leaves a message the server has and
+        the client never heard about. ``held`` is set once a message is held."""
+        with self._lock:
+            self._holding = True
+            self._release.clear()
+
+    def release(self) -> None:
+        """Answer the held messages (250) and hold no more."""
+        with self._lock:
+            self._holding = False
+            self._release.set()
+
     def start(self) -> SmtpTestServer:
         kwargs: dict[str, Any] = {}
         if self._users is not None:
             kwargs.update(authenticator=self._authenticate, auth_require_tls=False)
         controller = _PortZeroController(
             _Handler(self),
+            self._connected,
             hostname=self.host,
             port=self._requested_port,
             server_hostname="watcher-test-smtp",
             **kwargs,
         )
         controller.start()
+        with self._lock:
+            self._connections = 0  # the controller's own readiness check is not a client
         self._controller = controller
         return self
 
     def stop(self) -> None:
+        self._release.set()  # a held answer must not keep the server's thread from stopping
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
@@ -133,6 +183,22 @@ class SmtpTestServer:
     def _keep(self, received: Received) -> None:
         with self._lock:
             self.received.append(received)
+
+    def _connected(self) -> None:
+        with self._lock:
+            self._connections += 1
+
+    def _take_hang_up(self, stage: HangUpStage) -> bool:
+        with self._lock:
+            if self._hang_ups[stage] > 0:
+                self._hang_ups[stage] -= 1
+                return True
+            return False
+
+    @property
+    def _holds(self) -> bool:
+        with self._lock:
+            return self._holding
 
     @property
     def requires_login(self) -> bool:
@@ -160,6 +226,10 @@ class _Handler:
         address: str,
         mail_options: list[str],
     ) -> str:
+        if self._owner._take_hang_up("mail"):
+            # Gone without a word: what a client sees of a connection the server dropped.
+            server.transport.abort()
+            return "421 4.4.2 closing connection"  # written nowhere: the transport is gone
         if self._owner.requires_login and not session.authenticated:
             return "530 5.7.0 Authentication required"
         envelope.mail_from = address
@@ -197,4 +267,11 @@ class _Handler:
                 raw=bytes(envelope.original_content),
             )
         )
+        if self._owner._holds:
+            self._owner.held.set()
+            while not self._owner._release.is_set():
+                await asyncio.sleep(0.02)
+        if self._owner._take_hang_up("data"):
+            # After the 250 below is written: a server closing the connection between messages.
+            asyncio.get_running_loop().call_soon(server.transport.close)
         return "250 Message accepted for delivery"
