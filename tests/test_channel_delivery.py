@@ -320,7 +320,10 @@ def test_check_config_shows_each_channel_masked_and_refuses_an_unknown_apprise_u
         result.stdout
     )
     assert "channel apprise: apprise json://… (best effort)" in result.stdout
-    assert "channels[5].url: not a URL Apprise knows (nosuchservice://…)" in result.stderr
+    assert (
+        "channels[5].url: not a URL Apprise can use (nosuchservice://…: a service it does not "
+        "know, or a part missing)" in result.stderr
+    )
     assert "channels[4]" not in result.stderr
     for secret in (*SECRETS, "/hook"):
         assert secret not in result.stdout + result.stderr

@@ -377,7 +377,10 @@ def test_a_url_apprise_does_not_know_is_permanent() -> None:
             Message("k", bodies=(apprise_body(),)), ()
         )
     assert failed.value.permanent
-    assert "not a URL Apprise knows (nosuchservice://…)" in str(failed.value)
+    assert (
+        "not a URL Apprise can use (nosuchservice://…: a service it does not know, or a part "
+        "missing)" in str(failed.value)
+    )
     assert "SECRET" not in str(failed.value)
 
 

@@ -7,8 +7,8 @@ Best effort: Apprise says only whether the service took it, so
     took it               success (what the service does with it next, watcher cannot see)
     did not               retried: Apprise cannot tell a refusal from a lost connection; a
                           message failing for ``delivery.give_up_after`` is dead
-    a URL Apprise does    permanent (``watcher check-config`` says so too)
-    not know, or several
+    a URL Apprise cannot  permanent (``watcher check-config`` says so too): a service it
+    use                   does not know, a part missing, several URLs in one
 
 Apprise's reasons for a failure are in its log, which this channel reads back per call
 (``AppriseResult.logs``) into the error. Its URLs hold their tokens anywhere, the host
@@ -53,8 +53,8 @@ def quiet_apprise() -> None:
 
 
 def problem(url: str) -> str | None:
-    """Why Apprise cannot use ``url`` (it knows no such service, or it names several), or
-    None. Imports Apprise."""
+    """Why Apprise cannot use ``url`` (a service it does not know, a part missing, several
+    URLs in one), or None. Imports Apprise."""
     return _problem(_load(url), url)
 
 
@@ -73,7 +73,10 @@ def _load(url: str) -> Apprise:
 
 def _problem(manager: Apprise, url: str) -> str | None:
     if len(manager) == 0:
-        return f"not a URL Apprise knows ({masked_url(url)})"
+        return (
+            f"not a URL Apprise can use ({masked_url(url)}: a service it does not know, or a "
+            "part missing)"
+        )
     if len(manager) > 1:
         return f"{len(manager)} Apprise URLs in one: give each its own channel"
     return None

@@ -75,9 +75,9 @@ class WebhookChannel:
             return f"{reply.status} (webhook-id {msg_id})"
         raise self._endpoint.failure(reply)
 
-    def headers(self, msg_id: str, body: str, at: float | None = None) -> dict[str, str]:
-        """The Standard Webhooks headers for ``body`` sent now (or at ``at``, epoch seconds)."""
-        stamp = int(time.time() if at is None else at)
+    def headers(self, msg_id: str, body: str) -> dict[str, str]:
+        """The Standard Webhooks headers for ``body`` sent now."""
+        stamp = int(time.time())
         signature = self._signer.sign(msg_id, datetime.fromtimestamp(stamp, UTC), body)
         return {
             "webhook-id": msg_id,
