@@ -1,11 +1,17 @@
 """Turns a ``Digest`` into the ``Message`` a channel sends, in the channel's format
-(``FORMATS``): ``email`` (subject, plain text, HTML), and the chat and webhook formats (JSON
-bodies built from data, never by pasting text into JSON).
+(``FORMATS``): ``email`` (subject, plain text, HTML); the chat formats ``slack``, ``teams``,
+``discord`` and ``apprise`` (``chat``: JSON bodies around texts from templates, a long digest
+in several parts within the peer's limits); and ``webhook`` (versioned JSON from data,
+``docs/webhook-payload.schema.json``). JSON is always built from data, never by pasting text
+into JSON.
 
 Templates are looked up by name in the user's folder first (``templates:`` in the config), then
 among the built-in ones in ``watcher/templates``: ``subject.txt.j2``, ``digest.txt.j2`` and
-``digest.html.j2`` for email, and each format's own. They render in Jinja2's sandbox, so a
-template can read what it is given and call nothing unsafe. HTML templates autoescape; the
+``digest.html.j2`` for email, and each chat format's ``<format>/header.md.j2`` and
+``<format>/item.md.j2``. They render in Jinja2's sandbox, so a template can read what it is
+given and call nothing unsafe. Markdown (``*.md.j2``) and plain-text templates do not
+autoescape: a chat template escapes with its format's filters (``slack``, ``teams_marked``
+...), registered here for every format. HTML templates autoescape; the
 only strings marked safe are the sanitised HTML blocks of a record (``model.Text.html``) after
 highlighting, and what we build here from escaped pieces (headings, the changes of a
 correction). Highlights are ``<mark>...</mark>`` in
@@ -38,7 +44,7 @@ from watcher.kinds import kind_of
 from watcher.kinds.published import OPEN_GOVERNMENT_LICENCE, OPEN_GOVERNMENT_LICENCE_URL
 from watcher.kinds.questions import OPEN_PARLIAMENT_LICENCE
 from watcher.model import Digest, Message
-from watcher.render import email
+from watcher.render import apprise, discord, email, slack, teams, webhook
 from watcher.render.formats import DigestContext, Format, Licence
 from watcher.render.items import (
     ItemView,
@@ -60,7 +66,15 @@ __all__ = [
 
 # What each channel kind's ``format`` names: how a digest or a note becomes its Message.
 FORMATS: dict[str, Format] = {
-    email.FORMAT.name: email.FORMAT,
+    f.name: f
+    for f in (
+        email.FORMAT,
+        slack.FORMAT,
+        teams.FORMAT,
+        discord.FORMAT,
+        webhook.FORMAT,
+        apprise.FORMAT,
+    )
 }
 
 # The built-in templates, which ``watcher templates export`` writes out for editing.
@@ -99,6 +113,8 @@ class Renderer:
             lstrip_blocks=True,
         )
         self._env.filters["long_date"] = long_date
+        for f in FORMATS.values():
+            self._env.filters.update(f.filters)
 
     def check(self) -> None:
         """Compile every template: the built-in ones and every ``*.j2`` in the user's folder

@@ -2,9 +2,12 @@
 of a format. Pure.
 
 A format is a name (what a channel's ``format`` says), the built-in templates it uses (which
-``watcher templates export`` writes out and a user may override), and two functions: ``digest``
-renders a prepared digest into a ``Message``; ``note`` turns an email-shaped note (a test
-message, an operator's notice: subject, text, HTML, headers) into this format's ``Message``.
+``watcher templates export`` writes out and a user may override), two functions and the
+template filters it brings: ``digest`` renders a prepared digest into a ``Message``; ``note``
+turns an email-shaped note (a test message, an operator's notice: subject, text, HTML,
+headers) into this format's ``Message``; ``filters`` are what its templates escape with
+(``slack``, ``discord_marked`` ...), registered by name for every template, so their names
+carry the format's.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class Format:
     templates: tuple[str, ...]
     digest: Callable[[DigestContext, Templates], Message]
     note: Callable[[Message], Message]
+    filters: Mapping[str, Callable[..., str]] = field(default_factory=dict)
 
 
 def one_line(value: str, limit: int) -> str:

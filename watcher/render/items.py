@@ -185,7 +185,7 @@ def view(item: DigestItem) -> ItemView:
         attachments=tuple(_link(a) for a in r.attachments if q or a.url != r.url),
         rules=item.rule_ids,
         why=explain(item.hits).removeprefix("matched").lstrip(": "),
-        url=_safe_url(r.url),
+        url=safe_url(r.url),
         texts=() if q else _texts(r, item.hits),
         together=tuple(_together(e) for e in item.together),
         details=() if q else _details(r),
@@ -409,9 +409,10 @@ def _flags(
 
 
 def _link(a: Attachment) -> Link:
-    return Link(title=a.title or a.url, url=_safe_url(a.url))
+    return Link(title=a.title or a.url, url=safe_url(a.url))
 
 
-def _safe_url(url: str) -> str | None:
+def safe_url(url: str) -> str | None:
+    """``url`` if it is an http(s) address fit to link, else None."""
     # Only http(s): a javascript: or data: address from a source must never become a link.
     return url if _SAFE_URL.match(url) else None
