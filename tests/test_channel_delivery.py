@@ -28,7 +28,7 @@ from http_peers import PostServer
 from standardwebhooks import Webhook
 
 from watcher import digest
-from watcher.config import read
+from watcher.config import Cadence, Subscription
 from watcher.model import message_from_json
 from watcher.store import OutboxState
 from watcher.testing.cli import watcher
@@ -128,7 +128,9 @@ def test_each_kind_delivers_a_valid_digest_with_every_item_s_official_link(
             assert body == sent.encode()
     # Every item of the digest carries its official link (a question answered together with
     # another is shown within that one's item).
-    [team] = [s for s in read(str(config)).config.resolved_subscriptions() if s.id == "team"]
+    team = Subscription(
+        id="team", rules=("send",), channel="hook", to=(), digest=Cadence(kind="immediate")
+    )
     built = digest.build(team, items, row.period_end)
     got = links(" ".join(body.decode() for _, _, body in receiver.received))
     assert {item.event.record.url for item in built.items} <= got

@@ -11,13 +11,14 @@ Best effort: Apprise says only whether the service took it, so
     use                   does not know, a part missing, several URLs in one
 
 Apprise's reasons for a failure are in its log, which this channel reads back per call
-(``AppriseResult.logs``) into the error. Its URLs hold their tokens anywhere, the host
-included, so: the URL is registered with the log filter (``logs.register_url``), Apprise's
-logger is kept out of ours (its DEBUG lines print whole service URLs), and so is urllib3's,
-which Apprise's HTTP goes through. Apprise makes its own connections: neither the
-private-network guard nor ``http.post``'s deadline applies (the channel's ``timeout`` bounds
-each call). Apprise is imported when the first message is sent: loading its plugins takes a
-noticeable fraction of a second that commands which never send should not pay.
+(``AppriseResult.logs``) into the error, scrubbed. Its URLs hold their tokens anywhere, the
+host included, so besides the log filter (reading the config registers the URL's secret parts
+with it, ``logs.register_url``), Apprise's logger is kept out of ours (its DEBUG lines print
+whole service URLs), and so is urllib3's, which Apprise's HTTP goes through. Apprise makes its
+own connections: neither the private-network guard nor ``http.post``'s deadline applies (the
+channel's ``timeout`` bounds each call). Apprise is imported when the first message is sent:
+loading its plugins takes a noticeable fraction of a second that commands which never send
+should not pay.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from watcher.channels.base import ChannelContext
 from watcher.channels.web import scrubbed
 from watcher.config import AppriseChannelConfig
 from watcher.errors import DeliveryError
-from watcher.logs import masked_url, register_url
+from watcher.logs import masked_url
 from watcher.model import Message
 
 if TYPE_CHECKING:
@@ -84,7 +85,6 @@ def _problem(manager: Apprise, url: str) -> str | None:
 
 class AppriseChannel:
     def __init__(self, config: AppriseChannelConfig, context: ChannelContext) -> None:
-        register_url(config.url)
         quiet_apprise()
         self._config = config
         self._shown = masked_url(config.url)

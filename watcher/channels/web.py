@@ -32,7 +32,7 @@ from watcher.channels.base import ChannelContext
 from watcher.channels.pacing import PACER, Pacer
 from watcher.errors import DeliveryError
 from watcher.http import ChannelClient, PostResponse
-from watcher.logs import masked_url, redact, register_url, url_secrets
+from watcher.logs import masked_url, redact, url_secrets
 from watcher.model import Message
 from watcher.text import strip_control
 
@@ -56,7 +56,6 @@ class Endpoint:
         default_interval: timedelta = timedelta(0),
         pacer: Pacer = PACER,
     ) -> None:
-        register_url(url)  # the config registers it too; a channel built without one is safe
         self.channel_id = channel_id
         self.url = url
         self.shown = masked_url(url)

@@ -32,7 +32,6 @@ from standardwebhooks import Webhook
 from watcher.channels.base import ChannelContext
 from watcher.channels.web import Endpoint, accepted, send_parts
 from watcher.config import WebhookChannelConfig
-from watcher.logs import register_secret
 from watcher.model import Message
 
 
@@ -44,7 +43,6 @@ def webhook_id(message: Message, part: int) -> str:
 
 class WebhookChannel:
     def __init__(self, config: WebhookChannelConfig, context: ChannelContext) -> None:
-        register_secret(config.secret)
         self._config = config
         self._signer = Webhook(config.secret)
         self._endpoint = Endpoint(
