@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from watcher.channels import FilesChannel, SmtpChannel, open_channel
+from watcher.channels import ChannelContext, FilesChannel, SmtpChannel, open_channel
 from watcher.channels.smtp import build_email
 from watcher.config import FilesChannelConfig, SmtpChannelConfig
 from watcher.errors import DeliveryError
@@ -248,9 +248,9 @@ def test_files_channel_that_cannot_write_raises(tmp_path: Path) -> None:
 
 
 def test_open_channel_builds_each_kind(tmp_path: Path) -> None:
-    smtp_channel = open_channel(smtp_config(2525), str(tmp_path))
+    smtp_channel = open_channel(smtp_config(2525), ChannelContext(str(tmp_path)))
     assert isinstance(smtp_channel, SmtpChannel)
     assert smtp_channel.id == "mail"
-    files_channel = open_channel(files_config(), str(tmp_path))
+    files_channel = open_channel(files_config(), ChannelContext(str(tmp_path)))
     assert isinstance(files_channel, FilesChannel)
     assert files_channel.folder == tmp_path / "outbox"

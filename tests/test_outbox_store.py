@@ -4,6 +4,7 @@ and recording sent, retry, dead, revived and dropped."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 
 import pytest
@@ -117,6 +118,17 @@ def test_a_due_row_goes_to_one_sender_until_its_claim_lapses(store: Store) -> No
     # A sender that died keeps nothing for long.
     lapse = 20 + int(CLAIM_FOR.total_seconds() // 60)
     assert {d.id for d in store.claim_due("other", at(lapse))} == {first, second}
+
+
+def test_a_claim_lasts_as_long_as_the_sender_asks(store: Store) -> None:
+    first, second = _queued(store, 2)
+    two = timedelta(minutes=2)
+    assert [d.id for d in store.claim_due("me", at(20), limit=1, claim_for=two)] == [first]
+    assert [d.id for d in store.claim_due("other", at(21), claim_for=two)] == [second]
+    assert store.renew_claims([second], "other", at(21), claim_for=two) == {second}
+    assert [d.id for d in store.claim_due("third", at(22))] == [first]  # lapsed
+    assert store.claim_due("third", at(22)) == []  # second: renewed until 23
+    assert [d.id for d in store.claim_due("third", at(23))] == [second]
 
 
 def test_concurrent_senders_never_claim_one_row_twice(store_url: str, store: Store) -> None:

@@ -18,7 +18,7 @@ import pytest
 from watcher import sending, service
 from watcher.config import load
 from watcher.store import OutboxState, open_store
-from watcher.store.outbox import CLAIM_FOR
+from watcher.store.base import CLAIM_FOR
 from watcher.testing.cli import watcher
 from watcher.testing.fakeapi import FakeParliamentAPI
 from watcher.testing.smtp import SmtpTestServer

@@ -266,7 +266,9 @@ class Message:
     formats fill ``bodies``, JSON documents posted in order (a long digest is several), with
     ``subject`` as a one-line summary for people. Who receives it is not here: that is the
     outbox row's target. ``idempotency_key`` is the same however often it is re-rendered; it
-    becomes the Message-ID or ``webhook-id``.
+    becomes the Message-ID or ``webhook-id``. ``first_part`` is the place of ``bodies[0]`` in
+    the whole message (0 but in what ``rest`` returns), so a part keeps its number, and the
+    ``webhook-id`` made from it, when a retry sends only the rest.
     """
 
     idempotency_key: str
@@ -275,12 +277,20 @@ class Message:
     html: str = ""
     bodies: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
+    first_part: int = 0
+
+    @property
+    def parts(self) -> int:
+        """How many bodies the whole message has, those sent already included."""
+        return self.first_part + len(self.bodies)
 
     def rest(self, parts_sent: int) -> Message:
         """The message without the bodies a peer already accepted."""
         if not parts_sent:
             return self
-        return replace(self, bodies=self.bodies[parts_sent:])
+        return replace(
+            self, bodies=self.bodies[parts_sent:], first_part=self.first_part + parts_sent
+        )
 
 
 # --- JSON (de)serialisation for storage ---------------------------------------------------

@@ -32,18 +32,23 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from watcher.channels import open_channel
+from watcher.channels import ChannelContext, min_interval, open_channel
 from watcher.cli.codes import EXIT_CONFIG, EXIT_FAILED, EXIT_OK
 from watcher.config import (
+    AppriseChannelConfig,
     Config,
+    DiscordChannelConfig,
     FeedSourceConfig,
     FilesChannelConfig,
     Loaded,
     NiQuestionsSourceConfig,
     ParliamentSourceConfig,
     ScottishQuestionsSourceConfig,
+    SlackChannelConfig,
     SmtpChannelConfig,
     Subscription,
+    TeamsChannelConfig,
+    WebhookChannelConfig,
     format_duration,
 )
 from watcher.errors import ConfigError, StoreError, WatcherError
@@ -81,6 +86,7 @@ def run(config_path: str, loaded: Loaded, send_test: str | None = None) -> int:
     report.say(f"contact: {config.contact or 'none (the User-Agent names no contact)'}")
     _templates(config, report)
     _summary(config, report)
+    _apprise_urls(config_path, config, report)
     for warning in loaded.warnings:
         report.say(f"warning: {config_path}: {warning}")
     if subscription is not None:
@@ -253,6 +259,38 @@ def _devolved_summary(s: ScottishQuestionsSourceConfig | NiQuestionsSourceConfig
     )
 
 
+def _web_summary(
+    c: SlackChannelConfig
+    | TeamsChannelConfig
+    | DiscordChannelConfig
+    | WebhookChannelConfig
+    | AppriseChannelConfig,
+) -> str:
+    """A chat, webhook or Apprise channel as it may be shown: its URL masked."""
+    pace = min_interval(c)
+    every = f"posts at least {format_duration(pace)} apart" if pace else "no pace"
+    signed = ", signed (Standard Webhooks)" if isinstance(c, WebhookChannelConfig) else ""
+    if isinstance(c, AppriseChannelConfig):
+        return f"apprise {masked_url(c.url)} (best effort), timeout {format_duration(c.timeout)}"
+    queued = " (202: queued by Power Automate)" if isinstance(c, TeamsChannelConfig) else ""
+    return (
+        f"{c.kind} {masked_url(c.url)}{queued}, {every}{signed}, "
+        f"timeout {format_duration(c.timeout)}"
+    )
+
+
+def _apprise_urls(config_path: str, config: Config, report: _Report) -> None:
+    """Apprise URLs Apprise cannot use: wrong config, found before the first send."""
+    apprise = [(i, c) for i, c in enumerate(config.channels) if isinstance(c, AppriseChannelConfig)]
+    if not apprise:
+        return
+    from watcher.channels.apprise import problem  # imports Apprise, which takes a moment
+
+    problems = [(f"channels[{i}].url", p) for i, c in apprise if (p := problem(c.url))]
+    if problems:
+        report.wrong.append(ConfigError(config_path, problems))
+
+
 def _summary(config: Config, report: _Report) -> None:
     for s in config.sources:
         if isinstance(s, FeedSourceConfig):
@@ -283,13 +321,12 @@ def _summary(config: Config, report: _Report) -> None:
             folder = c.folder(config.data_dir)
             report.say(f"channel {c.id}: files, outbox {_place(folder, report)}, from {c.from_}")
         else:
-            # A webhook URL's path and query are its credential: host and port only.
-            signed = ", signed (Standard Webhooks)" if c.kind == "webhook" else ""
-            report.say(f"channel {c.id}: {c.kind} {masked_url(c.url)}{signed}")
+            report.say(f"channel {c.id}: {_web_summary(c)}")
     report.say(
         f"delivery: retry after up to {format_duration(config.delivery.retry_first)}, doubling "
         f"to {format_duration(config.delivery.retry_max)}; dead after failing for "
-        f"{format_duration(config.delivery.give_up_after)}"
+        f"{format_duration(config.delivery.give_up_after)}; a message being sent is held for "
+        f"{format_duration(config.delivery.claim_for)}"
         + ("; private network addresses allowed" if config.allow_private_networks else "")
     )
     for r in config.rules:
@@ -341,7 +378,7 @@ def _send_test(config: Config, sub: Subscription, report: _Report) -> None:
     message = Renderer(config.templates, source_licences(config)).test_message(
         sub, f"test-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}", now, channel_config.format
     )
-    channel = open_channel(channel_config, config.data_dir)
+    channel = open_channel(channel_config, ChannelContext.of(config))
     try:
         answer = channel.send(message, sub.to)
     except WatcherError as exc:

@@ -45,7 +45,7 @@ from watcher.logs import q
 from watcher.model import message_from_json, message_to_json
 from watcher.pipeline import SendReport, Service
 from watcher.render.email import message_id
-from watcher.store.base import CLAIM_FOR, Claim, Delivery, Outgoing, PendingItem
+from watcher.store.base import Claim, Delivery, Outgoing, PendingItem
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,12 @@ def _drain(service: Service, due_by: datetime) -> list[SendReport]:
     started = service.clock()
     while True:
         claimed = service.store.claim_due(
-            service.holder, service.clock(), limit=BATCH, due_by=due_by, attempted_before=started
+            service.holder,
+            service.clock(),
+            limit=BATCH,
+            due_by=due_by,
+            attempted_before=started,
+            claim_for=service.config.delivery.claim_for,
         )
         batch = [d for d in claimed if d.id not in seen]
         if not batch:
@@ -231,12 +236,13 @@ def _send_lane(
     reports: list[SendReport] = []
     accepted: list[SendReport] = []
     claimed_at = flushed_at = service.clock()
+    claim_for = service.config.delivery.claim_for
     lost: set[int] = set()
     for n, row in enumerate(rows):
         now = service.clock()
-        if now - claimed_at >= CLAIM_FOR / 2:
+        if now - claimed_at >= claim_for / 2:
             rest = [r.id for r in rows[n:]]
-            lost |= set(rest) - store.renew_claims(rest, service.holder, now)
+            lost |= set(rest) - store.renew_claims(rest, service.holder, now, claim_for)
             claimed_at = now
         if row.id in lost:
             continue  # the claim lapsed and another sender has it

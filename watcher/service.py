@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from watcher import schedule
-from watcher.channels import open_channel
+from watcher.channels import ChannelContext, open_channel
 from watcher.config import Config
 from watcher.errors import StoreError, StoreUnavailableError, WatcherError
 from watcher.logs import q, redact_url
@@ -63,6 +63,7 @@ def build(
         store.close()
         raise
     now = clock or (lambda: datetime.now(UTC))
+    context = ChannelContext.of(config)
     service = Service(
         config=config,
         store=store,
@@ -70,7 +71,7 @@ def build(
             s.id: open_source(s, config.user_agent, transport, now, config.allow_private_networks)
             for s in config.sources
         },
-        channels={c.id: open_channel(c, config.data_dir) for c in config.all_channels()},
+        channels={c.id: open_channel(c, context) for c in config.all_channels()},
         rules=rules,
         subscriptions=config.resolved_subscriptions(),
         renderer=renderer,

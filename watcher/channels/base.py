@@ -18,14 +18,35 @@ the receiving side recognise the repeat. A channel's error messages and logs nev
 secret: a webhook URL's path and query, a signing secret, a password.
 
 ``close`` ends whatever the channel holds open between sends (an SMTP connection reused for a
-fan-out); the sender calls it at the end of each pass.
+fan-out, an HTTP connection kept alive); the sender calls it at the end of each pass, and the
+channel is used again after it.
+
+``ChannelContext`` is what opening a channel takes besides the channel's own config.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
+from watcher.config import Config
 from watcher.model import Message
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """Where channels that write files default to (``data_dir``), the User-Agent HTTP
+    channels announce, and whether their URLs may reach private networks
+    (``allow_private_networks``: off, a webhook on a loopback or intranet address is
+    refused)."""
+
+    data_dir: str
+    user_agent: str | None = None
+    allow_private_networks: bool = False
+
+    @classmethod
+    def of(cls, config: Config) -> ChannelContext:
+        return cls(config.data_dir, config.user_agent, config.allow_private_networks)
 
 
 class Channel(Protocol):

@@ -216,11 +216,17 @@ ChannelConfig = Annotated[
 class DeliveryConfig(Frozen):
     """How the outbox retries: the n-th retry waits a random time up to ``retry_first`` ×
     2^(n-1) (full jitter), at most ``retry_max``, or longer if the peer asked; a message that
-    has failed for ``give_up_after`` is dead (``watcher outbox retry`` revives it)."""
+    has failed for ``give_up_after`` is dead (``watcher outbox retry`` revives it).
+
+    ``claim_for`` is how long a sender holds a message it is sending: one that dies mid-send
+    (killed, the machine lost) has it sent again by another sender, or the next start, once
+    the claim ends. It must outlast the longest send (a channel's timeout for each part, and
+    the pauses between parts), or a slow send could be doubled by another replica."""
 
     retry_first: Timeout = timedelta(minutes=1)
     retry_max: Timeout = timedelta(hours=1)
     give_up_after: Timeout = timedelta(days=3)
+    claim_for: Timeout = timedelta(minutes=5)
 
 
 # --- rules and subscriptions ---------------------------------------------------------------

@@ -139,9 +139,9 @@ class PendingItem:
     subscription_id: str = ""
 
 
-# How long a sender holds a claimed outbox row (``claim_due``, ``renew_claims``). A sender that
-# dies mid-send loses the row when this ends, and another sends it again under the same
-# idempotency key.
+# How long a sender holds a claimed outbox row (``claim_due``, ``renew_claims``), unless the
+# config says otherwise (``delivery.claim_for``). A sender that dies mid-send loses the row when
+# this ends, and another sends it again under the same idempotency key.
 CLAIM_FOR = timedelta(minutes=5)
 
 
@@ -411,10 +411,11 @@ class Store(Protocol):
         limit: int = 100,
         due_by: datetime | None = None,
         attempted_before: datetime | None = None,
+        claim_for: timedelta = CLAIM_FOR,
     ) -> list[Delivery]:
         """Up to ``limit`` pending outbox rows due by ``due_by`` (default ``now``) that no
         live claim holds (and, with ``attempted_before``, not attempted since), now claimed by
-        ``holder`` until ``now + CLAIM_FOR``; soonest due first."""
+        ``holder`` until ``now + claim_for``; soonest due first."""
         ...
 
     def delivery_items(self, delivery_id: int) -> list[PendingItem]: ...
@@ -427,8 +428,14 @@ class Store(Protocol):
         """``mark_sent`` for several rows in one transaction."""
         ...
 
-    def renew_claims(self, delivery_ids: Collection[int], holder: str, now: datetime) -> set[int]:
-        """Extend ``holder``'s claim on the rows to ``now + CLAIM_FOR``; the ids still its."""
+    def renew_claims(
+        self,
+        delivery_ids: Collection[int],
+        holder: str,
+        now: datetime,
+        claim_for: timedelta = CLAIM_FOR,
+    ) -> set[int]:
+        """Extend ``holder``'s claim on the rows to ``now + claim_for``; the ids still its."""
         ...
 
     def mark_failed(

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
 
 from watcher.errors import StoreError
 from watcher.store import queries
-from watcher.store.base import CLAIM_FOR, Delivery, OutboxState, Outgoing
+from watcher.store.base import Delivery, OutboxState, Outgoing
 from watcher.store.schema import delivery, event, ledger
 
 _PENDING = OutboxState.PENDING.value
@@ -78,6 +78,7 @@ def claim_due(
     limit: int,
     due_by: datetime,
     attempted_before: datetime | None,
+    claim_for: timedelta,
 ) -> list[Delivery]:
     d = delivery.c
     fresh = (
@@ -113,7 +114,7 @@ def claim_due(
             d.state == _PENDING,
             or_(d.claimed_until.is_(None), d.claimed_until <= now),
         )
-        .values(claimed_by=holder, claimed_until=now + CLAIM_FOR)
+        .values(claimed_by=holder, claimed_until=now + claim_for)
         .returning(*delivery.c)
     ).all()
     out = [of(row) for row in rows]
@@ -147,7 +148,9 @@ def mark_sent_many(conn: Connection, ids: Collection[int], at: datetime) -> None
         )
 
 
-def renew(conn: Connection, ids: Collection[int], holder: str, now: datetime) -> set[int]:
+def renew(
+    conn: Connection, ids: Collection[int], holder: str, now: datetime, claim_for: timedelta
+) -> set[int]:
     kept: set[int] = set()
     for chunk in queries.chunks(sorted(set(ids))):
         rows = conn.execute(
@@ -157,7 +160,7 @@ def renew(conn: Connection, ids: Collection[int], holder: str, now: datetime) ->
                 delivery.c.state == _PENDING,
                 delivery.c.claimed_by == holder,
             )
-            .values(claimed_until=now + CLAIM_FOR)
+            .values(claimed_until=now + claim_for)
             .returning(delivery.c.id)
         )
         kept.update(rows.scalars().all())

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
@@ -32,6 +32,7 @@ from watcher.store import (
     status,
 )
 from watcher.store.base import (
+    CLAIM_FOR,
     Candidate,
     Claim,
     CommitSummary,
@@ -326,9 +327,18 @@ class SqlStore:
         limit: int = 100,
         due_by: datetime | None = None,
         attempted_before: datetime | None = None,
+        claim_for: timedelta = CLAIM_FOR,
     ) -> list[Delivery]:
         with self._write("claiming due messages") as conn:
-            return outbox.claim_due(conn, holder, now, limit, due_by or now, attempted_before)
+            return outbox.claim_due(
+                conn,
+                holder,
+                now,
+                limit,
+                due_by or now,
+                attempted_before,
+                claim_for,
+            )
 
     def delivery_items(self, delivery_id: int) -> list[PendingItem]:
         with self._read("reading delivery items") as conn:
@@ -342,9 +352,15 @@ class SqlStore:
         with self._write("marking deliveries sent") as conn:
             outbox.mark_sent_many(conn, delivery_ids, at)
 
-    def renew_claims(self, delivery_ids: Collection[int], holder: str, now: datetime) -> set[int]:
+    def renew_claims(
+        self,
+        delivery_ids: Collection[int],
+        holder: str,
+        now: datetime,
+        claim_for: timedelta = CLAIM_FOR,
+    ) -> set[int]:
         with self._write("renewing claims") as conn:
-            return outbox.renew(conn, delivery_ids, holder, now)
+            return outbox.renew(conn, delivery_ids, holder, now, claim_for)
 
     def mark_failed(
         self,
