@@ -289,6 +289,19 @@ def test_posts_to_one_url_keep_min_interval_apart_across_messages_and_channels(
     assert min(b - a for a, b in pairwise(arrived)) >= 0.29
 
 
+def test_no_post_reaches_a_url_during_the_pause_it_asked_for(server: PostServer) -> None:
+    server.answer = lambda e: reply(e, 429, b"rate_limited", {"Retry-After": "60"})
+    url = server.url("/services/paused")
+    with pytest.raises(DeliveryError):
+        channel("slack", url).send(ONE, ())
+    with pytest.raises(DeliveryError) as waiting:  # another channel on the same webhook
+        channel("slack", url, id="other-slack").send(ONE, ())
+    assert len(server.received) == 1
+    assert waiting.value.retry_after is not None
+    assert 55 < waiting.value.retry_after <= 60
+    assert not waiting.value.permanent
+
+
 def test_slack_keeps_to_one_post_a_second_unless_told_otherwise(server: PostServer) -> None:
     config = channel_config("slack", server.url("/services/x")).model_copy(
         update={"min_interval": None}

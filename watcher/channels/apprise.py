@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import warnings
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMATS = ("text", "markdown", "html")
+_LOADING = threading.Lock()
 
 
 def quiet_apprise() -> None:
@@ -61,7 +63,8 @@ def problem(url: str) -> str | None:
 
 def _load(url: str) -> Apprise:
     quiet_apprise()
-    with warnings.catch_warnings():
+    # catch_warnings swaps the process's warning filters: one thread at a time.
+    with _LOADING, warnings.catch_warnings():
         # Loading Apprise's plugins imports imghdr, deprecated since Python 3.11: theirs to
         # mend, and no concern of our users.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -89,6 +92,9 @@ class AppriseChannel:
         self._config = config
         self._shown = masked_url(config.url)
         self._manager: Apprise | None = None
+        # The sender's lanes may send two messages through one channel at once; Apprise does
+        # not say its service objects may be shared between threads, so they take turns.
+        self._turn = threading.Lock()
 
     @property
     def id(self) -> str:
@@ -101,6 +107,10 @@ class AppriseChannel:
     def send(self, message: Message, target: tuple[str, ...]) -> str:
         if not message.bodies:
             raise DeliveryError(f"channel {self.id}: the message has no body", permanent=True)
+        with self._turn:
+            return self._send(message)
+
+    def _send(self, message: Message) -> str:
         manager = self._open()
         for n, body in enumerate(message.bodies):
             title, text, body_format = self._read(body)

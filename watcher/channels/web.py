@@ -80,7 +80,8 @@ class Endpoint:
         """POST ``body`` (UTF-8 JSON) once the pace allows, with ``headers`` and those ``sign``
         makes just before it goes, and return the answer whatever its status. Raises
         ``DeliveryError`` naming the channel when no answer came (``http.post``), or when the
-        peer's pause lasts longer than the channel's timeout."""
+        wait for the pace (the sender's lanes queue up on one URL) or for a pause the peer
+        asked for would outlast the channel's timeout."""
         try:
             data = body.encode()
         except UnicodeEncodeError:
@@ -91,7 +92,8 @@ class Endpoint:
         left = self._pacer.wait(self.url, self._interval, longest=self._deadline)
         if left:
             raise DeliveryError(
-                f"channel {self.channel_id}: {self.shown} asked for a pause, {left:.0f}s to go",
+                f"channel {self.channel_id}: posts to {self.shown} wait {left:.0f}s more "
+                "(its rate limit, or the pause it asked for)",
                 retry_after=left,
             )
         sent = {"Content-Type": "application/json", **(headers or {})}
