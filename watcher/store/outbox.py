@@ -372,14 +372,12 @@ def _claim(
             ledger.c.subscription_id == subscription_id,
             ledger.c.delivery_id.is_(None),
         )
-        # On PostgreSQL, lock in id order and pass over rows another replica is claiming, so
-        # concurrent claims neither deadlock nor wait; SQLite's write lock already serialises.
+        # On PostgreSQL, lock in id order and wait for a replica claiming the same rows, so
+        # of two claims one takes them all and the other none (skipping locked rows could
+        # leave each with a part, and both would roll back); SQLite's write lock serialises.
         ids = (
             conn.execute(
-                select(ledger.c.id)
-                .where(unclaimed)
-                .order_by(ledger.c.id)
-                .with_for_update(skip_locked=True)
+                select(ledger.c.id).where(unclaimed).order_by(ledger.c.id).with_for_update()
             )
             .scalars()
             .all()
