@@ -20,9 +20,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from watcher.channels.base import ChannelContext
-from watcher.channels.web import Endpoint, accepted, send_parts
-from watcher.config import DiscordChannelConfig
+from watcher.channels.web import WebChannel
 from watcher.http import PostResponse
 from watcher.model import Message
 
@@ -37,30 +35,13 @@ def with_wait(url: str) -> str:
     return f"{path}?{'&'.join([*kept, 'wait=true'])}{hash_}{fragment}"
 
 
-class DiscordChannel:
-    def __init__(self, config: DiscordChannelConfig, context: ChannelContext) -> None:
-        self._config = config
-        self._endpoint = Endpoint(
-            config.id,
-            with_wait(config.url),
-            context,
-            timeout=config.timeout,
-            min_interval=config.min_interval,
-            default_interval=MIN_INTERVAL,
-        )
+class DiscordChannel(WebChannel):
+    MIN_INTERVAL = MIN_INTERVAL
 
-    @property
-    def id(self) -> str:
-        return self._config.id
+    def url_of(self, url: str) -> str:
+        return with_wait(url)
 
-    @property
-    def format(self) -> str:
-        return self._config.format
-
-    def send(self, message: Message, target: tuple[str, ...]) -> str:
-        return accepted(self._endpoint.shown, send_parts(message, self._post))
-
-    def _post(self, part: int, body: str) -> str:
+    def post_part(self, message: Message, part: int, body: str) -> str:
         reply = self._endpoint.post(body)
         if reply.status in (200, 204):
             if reply.headers.get("x-ratelimit-remaining") == "0":
@@ -71,9 +52,6 @@ class DiscordChannel:
             self._endpoint.hold(wait)
             raise self._endpoint.failure(reply, retry_after=wait)
         raise self._endpoint.failure(reply)
-
-    def close(self) -> None:
-        self._endpoint.close()
 
 
 def _retry_after(reply: PostResponse) -> float:

@@ -23,9 +23,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from watcher.channels.base import ChannelContext
-from watcher.channels.web import Endpoint, accepted, peer_text, send_parts
-from watcher.config import SlackChannelConfig
+from watcher.channels.web import WebChannel, peer_text
 from watcher.model import Message
 
 log = logging.getLogger(__name__)
@@ -35,31 +33,10 @@ MIN_INTERVAL = timedelta(seconds=1)
 _OUR_BUG = frozenset({"msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format"})
 
 
-class SlackChannel:
-    def __init__(self, config: SlackChannelConfig, context: ChannelContext) -> None:
-        self._config = config
-        self._endpoint = Endpoint(
-            config.id,
-            config.url,
-            context,
-            timeout=config.timeout,
-            min_interval=config.min_interval,
-            default_interval=MIN_INTERVAL,
-        )
+class SlackChannel(WebChannel):
+    MIN_INTERVAL = MIN_INTERVAL
 
-    @property
-    def id(self) -> str:
-        return self._config.id
-
-    @property
-    def format(self) -> str:
-        return self._config.format
-
-    def send(self, message: Message, target: tuple[str, ...]) -> str:
-        answers = send_parts(message, lambda part, body: self._post(message, part, body))
-        return accepted(self._endpoint.shown, answers)
-
-    def _post(self, message: Message, part: int, body: str) -> str:
+    def post_part(self, message: Message, part: int, body: str) -> str:
         reply = self._endpoint.post(body)
         said = reply.text.strip()
         if reply.status == 200 and said == "ok":
@@ -78,6 +55,3 @@ class SlackChannel:
                 "watcher's slack format made a message Slack refuses: please report it",
             )
         raise self._endpoint.failure(reply)
-
-    def close(self) -> None:
-        self._endpoint.close()

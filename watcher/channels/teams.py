@@ -18,45 +18,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from watcher.channels.base import ChannelContext
-from watcher.channels.web import Endpoint, accepted, send_parts
-from watcher.config import TeamsChannelConfig
+from watcher.channels.web import WebChannel
 from watcher.model import Message
 
 MIN_INTERVAL = timedelta(seconds=1)
 QUEUED = "202 queued by Power Automate (posted when the flow runs; its run history shows how)"
 
 
-class TeamsChannel:
-    def __init__(self, config: TeamsChannelConfig, context: ChannelContext) -> None:
-        self._config = config
-        self._endpoint = Endpoint(
-            config.id,
-            config.url,
-            context,
-            timeout=config.timeout,
-            min_interval=config.min_interval,
-            default_interval=MIN_INTERVAL,
-        )
+class TeamsChannel(WebChannel):
+    MIN_INTERVAL = MIN_INTERVAL
 
-    @property
-    def id(self) -> str:
-        return self._config.id
-
-    @property
-    def format(self) -> str:
-        return self._config.format
-
-    def send(self, message: Message, target: tuple[str, ...]) -> str:
-        return accepted(self._endpoint.shown, send_parts(message, self._post))
-
-    def _post(self, part: int, body: str) -> str:
+    def post_part(self, message: Message, part: int, body: str) -> str:
         reply = self._endpoint.post(body)
         if reply.status == 202:
             return QUEUED
         if reply.status == 200:
             return "200 posted"
         raise self._endpoint.failure(reply)
-
-    def close(self) -> None:
-        self._endpoint.close()

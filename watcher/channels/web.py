@@ -30,6 +30,12 @@ from http import HTTPStatus
 
 from watcher.channels.base import ChannelContext
 from watcher.channels.pacing import PACER, Pacer
+from watcher.config import (
+    DiscordChannelConfig,
+    SlackChannelConfig,
+    TeamsChannelConfig,
+    WebhookChannelConfig,
+)
 from watcher.errors import DeliveryError
 from watcher.http import ChannelClient, PostResponse
 from watcher.logs import masked_url, redact, url_secrets
@@ -147,6 +153,54 @@ class Endpoint:
 
     def close(self) -> None:
         self._client.close()
+
+
+WebChannelConfig = (
+    SlackChannelConfig | TeamsChannelConfig | DiscordChannelConfig | WebhookChannelConfig
+)
+
+
+class WebChannel:
+    """What every HTTP channel is: an ``Endpoint`` for its URL, ``send`` posting each part in
+    order, and ``close``. A channel says how a part is posted and what its peer's answer
+    means (``post_part``), its usual pace (``MIN_INTERVAL``) and, if it must, how its URL is
+    posted to (``url_of``)."""
+
+    MIN_INTERVAL = timedelta(0)
+
+    def __init__(self, config: WebChannelConfig, context: ChannelContext) -> None:
+        self._config = config
+        self._endpoint = Endpoint(
+            config.id,
+            self.url_of(config.url),
+            context,
+            timeout=config.timeout,
+            min_interval=config.min_interval,
+            default_interval=self.MIN_INTERVAL,
+        )
+
+    @property
+    def id(self) -> str:
+        return self._config.id
+
+    @property
+    def format(self) -> str:
+        return self._config.format
+
+    def url_of(self, url: str) -> str:
+        """The URL posted to: the configured one, as written."""
+        return url
+
+    def send(self, message: Message, target: tuple[str, ...]) -> str:
+        answers = send_parts(message, lambda part, body: self.post_part(message, part, body))
+        return accepted(self._endpoint.shown, answers)
+
+    def post_part(self, message: Message, part: int, body: str) -> str:
+        """Post one body; the peer's answer in words, or raise ``DeliveryError``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._endpoint.close()
 
 
 def send_parts(message: Message, post: Callable[[int, str], str]) -> list[str]:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from standardwebhooks import Webhook
 
 from watcher.channels.base import ChannelContext
-from watcher.channels.web import Endpoint, accepted, send_parts
+from watcher.channels.web import WebChannel
 from watcher.config import WebhookChannelConfig
 from watcher.model import Message
 
@@ -41,33 +41,13 @@ def webhook_id(message: Message, part: int) -> str:
     return key if message.parts <= 1 else f"{key}-{part + 1}"
 
 
-class WebhookChannel:
+class WebhookChannel(WebChannel):
     def __init__(self, config: WebhookChannelConfig, context: ChannelContext) -> None:
-        self._config = config
+        super().__init__(config, context)
         self._signer = Webhook(config.secret)
-        self._endpoint = Endpoint(
-            config.id,
-            config.url,
-            context,
-            timeout=config.timeout,
-            min_interval=config.min_interval,
-        )
 
-    @property
-    def id(self) -> str:
-        return self._config.id
-
-    @property
-    def format(self) -> str:
-        return self._config.format
-
-    def send(self, message: Message, target: tuple[str, ...]) -> str:
-        answers = send_parts(
-            message, lambda part, body: self._post(webhook_id(message, part), body)
-        )
-        return accepted(self._endpoint.shown, answers)
-
-    def _post(self, msg_id: str, body: str) -> str:
+    def post_part(self, message: Message, part: int, body: str) -> str:
+        msg_id = webhook_id(message, part)
         reply = self._endpoint.post(body, sign=lambda data: self.headers(msg_id, data))
         if reply.ok:
             return f"{reply.status} (webhook-id {msg_id})"
@@ -82,6 +62,3 @@ class WebhookChannel:
             "webhook-timestamp": str(stamp),
             "webhook-signature": signature,
         }
-
-    def close(self) -> None:
-        self._endpoint.close()

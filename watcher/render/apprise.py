@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from watcher.model import Message
 from watcher.render.chat import (
@@ -34,6 +33,7 @@ from watcher.render.chat import (
     Unit,
     assemble,
     cut,
+    markdown_link,
     to_json,
     utf8,
 )
@@ -62,17 +62,13 @@ def title(subject: str) -> str:
     return _MENTION.sub("@\u200b", subject)
 
 
-def _link(url: str, label: str) -> str:
-    return f"[{label}]({quote(url, safe=':/?#[]@!$&*+,;=%~-._')})"
-
-
 DIALECT = Dialect(
     name="apprise",
     escape=escape,
     bold=lambda t: f"**{t}**",
     removed=lambda t: f"[-{t}-]",
     added=lambda t: f"{{+{t}+}}",
-    link_to=_link,
+    link_to=markdown_link,
     atoms=re.compile(
         r"\\.|&(?:amp|lt|gt);|\[(?:\\.|[^\]\\\n]){0,1000}\]\([^()\s]{1,4000}\)"
         r"|\*\*[^*\n]{1,300}\*\*|\[-[^\n]{0,300}?-\]|\{\+[^\n]{0,300}?\+\}"

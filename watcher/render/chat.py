@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from watcher.changes import Change, Kind
 from watcher.model import Message
@@ -59,6 +60,17 @@ def _scrubbed(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_scrubbed(v) for v in value]
     return value
+
+
+def href(url: str) -> str:
+    """``url`` with the characters that would end a Markdown link early (spaces, brackets of
+    the wrong kind) percent-escaped."""
+    return quote(url, safe=":/?#[]@!$&*+,;=%~-._")
+
+
+def markdown_link(url: str, label: str) -> str:
+    """A Markdown link; ``label`` is already escaped for its dialect."""
+    return f"[{label}]({href(url)})"
 
 
 def part_label(first: int, last: int, total: int) -> str:

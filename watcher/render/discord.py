@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from watcher.model import EventType, Message
 from watcher.render.chat import (
@@ -33,6 +32,7 @@ from watcher.render.chat import (
     Unit,
     assemble,
     cut,
+    markdown_link,
     to_json,
     utf16,
 )
@@ -63,18 +63,13 @@ def escape(text: str) -> str:
     return _LINE_START.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", text))
 
 
-def _link(url: str, label: str) -> str:
-    # Brackets and spaces in an address would end the link early.
-    return f"[{label}]({quote(url, safe=':/?#[]@!$&*+,;=%~-._')})"
-
-
 DIALECT = Dialect(
     name="discord",
     escape=escape,
     bold=lambda t: f"**{t}**",
     removed=lambda t: f"~~{t}~~",
     added=lambda t: f"**{t}**",
-    link_to=_link,
+    link_to=markdown_link,
     atoms=re.compile(
         r"\\.|\[(?:\\.|[^\]\\\n]){0,1000}\]\([^()\s]{1,4000}\)"
         r"|\*\*[^*\n]{1,300}\*\*|~~[^~\n]{1,300}~~"

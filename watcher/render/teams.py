@@ -28,7 +28,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
 from watcher.model import Message
 from watcher.render.chat import (
@@ -38,6 +37,8 @@ from watcher.render.chat import (
     Unit,
     assemble,
     cut,
+    href,
+    markdown_link,
     to_json,
     utf8,
 )
@@ -58,21 +59,13 @@ def escape(text: str) -> str:
     return _LINE_START.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", text))
 
 
-def _link(url: str, label: str) -> str:
-    return f"[{label}]({_href(url)})"
-
-
-def _href(url: str) -> str:
-    return quote(url, safe=":/?#[]@!$&*+,;=%~-._")
-
-
 DIALECT = Dialect(
     name="teams",
     escape=escape,
     bold=lambda t: f"**{t}**",
     removed=lambda t: f"[-{t}-]",
     added=lambda t: f"{{+{t}+}}",
-    link_to=_link,
+    link_to=markdown_link,
     atoms=re.compile(
         r"\\.|\[(?:\\.|[^\]\\\n]){0,1000}\]\([^()\s]{1,4000}\)"
         r"|\*\*[^*\n]{1,300}\*\*|\[-[^\n]{0,300}?-\]|\{\+[^\n]{0,300}?\+\}"
@@ -94,7 +87,7 @@ def _item(unit: Unit) -> dict[str, Any]:
     view = unit.view
     if view.url:
         title = f"Read it on {view.site}"
-        action = {"type": "Action.OpenUrl", "title": title, "url": _href(view.url)}
+        action = {"type": "Action.OpenUrl", "title": title, "url": href(view.url)}
         items.append({"type": "ActionSet", "actions": [action]})
     return {"type": "Container", "separator": True, "spacing": "Medium", "items": items}
 
