@@ -171,6 +171,45 @@ def test_environment_default_is_used_when_variable_unset() -> None:
     assert parse(text, "x.yaml", {}).channels[0].host == "localhost"  # type: ignore[union-attr]
 
 
+ISSUE_CHANNELS = """
+allow_private_networks: false
+channels:
+  - {id: email, kind: smtp, host: ${SMTP_HOST}, from: "Watcher <alerts@example.org>"}
+  - {id: team-slack, kind: slack, url: ${SLACK_WEBHOOK_URL}}
+  - {id: hooks, kind: webhook, url: https://example.org/hooks/watcher, secret: ${WEBHOOK_SECRET}}
+  - {id: other, kind: apprise, url: "${APPRISE_URL:-ntfy://ntfy.sh/t}"}
+rules:
+  - {id: r, query: workforce}
+subscriptions:
+  - {rules: [r], channel: team-slack, digest: immediate}
+  - {rules: [r], channel: email, to: [policy@example.org], digest: daily 07:30}
+"""
+ISSUE_ENV = {
+    "SMTP_HOST": "mail.example.org",
+    # A value that is YAML syntax stays one value: it is put in after the file is parsed.
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x}, {id: evil",
+    "WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+}
+
+
+def test_environment_variables_may_stand_in_flow_mappings() -> None:
+    config = parse(ISSUE_CHANNELS, "x.yaml", ISSUE_ENV)
+    hosts = {c.id: getattr(c, "host", None) or getattr(c, "url", None) for c in config.channels}
+    assert hosts == {
+        "email": "mail.example.org",
+        "team-slack": "https://hooks.slack.com/services/T0/B0/x}, {id: evil",
+        "hooks": "https://example.org/hooks/watcher",
+        "other": "ntfy://ntfy.sh/t",
+    }
+    assert [s.to for s in config.resolved_subscriptions()] == [(), ("policy@example.org",)]
+    missing = {k: v for k, v in ISSUE_ENV.items() if k != "WEBHOOK_SECRET"}
+    with pytest.raises(ConfigError) as caught:
+        parse(ISSUE_CHANNELS, "x.yaml", missing)
+    assert caught.value.problems == [
+        ("channels[2].secret", "environment variable WEBHOOK_SECRET is not set")
+    ]
+
+
 def test_smtp_subscription_needs_recipients() -> None:
     text = MINIMAL + "channels:\n  - id: e\n    kind: smtp\n    host: h\n    from: a@b\n"
     assert any(p == "subscriptions[0].to" for p, _ in problems(text))

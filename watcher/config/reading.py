@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
+import secrets
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -198,10 +200,38 @@ def _string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
 _Loader.add_constructor("tag:yaml.org,2002:str", _string)
 
 
+def _restored(value: Any, placeholder: re.Pattern[str], tokens: list[str]) -> Any:
+    """``value`` with each placeholder ``_yaml`` put in the text back as the token it was."""
+    if isinstance(value, str):
+        if placeholder.search(value) is None:
+            return value
+        back = placeholder.sub(lambda m: tokens[int(m.group(1))], value)
+        return _DoubleQuoted(back) if isinstance(value, _DoubleQuoted) else back
+    if isinstance(value, dict):
+        return {
+            _restored(k, placeholder, tokens): _restored(v, placeholder, tokens)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_restored(v, placeholder, tokens) for v in value]
+    return value
+
+
 def _yaml(text: str, name: str) -> Any:
-    loader = _Loader(text)
+    # ``${VAR}`` may stand where YAML reads ``{`` as the start of a mapping (in a flow mapping:
+    # ``{id: email, host: ${SMTP_HOST}}``), so each is read as a placeholder of letters and
+    # digits, valid anywhere, and put back once the text is parsed; ``_interpolate`` then
+    # replaces it as before.
+    stand_in = f"WATCHERENV{secrets.token_hex(4)}N"
+    tokens: list[str] = []
+
+    def protect(match: re.Match[str]) -> str:
+        tokens.append(match.group(0))
+        return f"{stand_in}{len(tokens) - 1}X"
+
+    loader = _Loader(advice.ENV_VAR.sub(protect, text))
     try:
-        data = loader.get_single_data()
+        data = _restored(loader.get_single_data(), re.compile(rf"{stand_in}(\d+)X"), tokens)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
