@@ -19,25 +19,27 @@ from __future__ import annotations
 
 from watcher.config.advice import ConfigWarning
 from watcher.config.base import format_duration
-from watcher.config.model import (
+from watcher.config.channels import (
     BUILTIN_CHANNEL,
-    DEFAULT_CONFIG_PATH,
     AppriseChannelConfig,
-    Cadence,
     ChannelConfig,
-    Config,
     DeliveryConfig,
     DiscordChannelConfig,
     FilesChannelConfig,
+    SlackChannelConfig,
+    SmtpChannelConfig,
+    TeamsChannelConfig,
+    WebhookChannelConfig,
+)
+from watcher.config.model import (
+    DEFAULT_CONFIG_PATH,
+    Cadence,
+    Config,
     Operator,
     OperatorConfig,
     RuleConfig,
-    SlackChannelConfig,
-    SmtpChannelConfig,
     Subscription,
     SubscriptionConfig,
-    TeamsChannelConfig,
-    WebhookChannelConfig,
 )
 from watcher.config.reading import Loaded, load, parse, read, read_text
 from watcher.config.sources import (

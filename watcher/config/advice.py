@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from watcher.config.model import Config, SmtpChannelConfig
+from watcher.config.channels import SmtpChannelConfig
+from watcher.config.model import Config
 
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _WORD = re.compile(r"[\w'’*.-]+")
