@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
@@ -330,12 +331,9 @@ def require(conn: Connection, delivery_id: int) -> None:
 
 def of_values(delivery_id: int, values: dict[str, Any]) -> Delivery:
     """The row just inserted with ``values``, without reading it back."""
-    return of(_Inserted(**({c.name: None for c in delivery.c} | values | {"id": delivery_id})))
-
-
-class _Inserted:
-    def __init__(self, **columns: Any) -> None:
-        self.__dict__.update(columns)
+    return of(
+        SimpleNamespace(**({c.name: None for c in delivery.c} | values | {"id": delivery_id}))
+    )
 
 
 def of(row: Any) -> Delivery:

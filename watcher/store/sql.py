@@ -251,15 +251,7 @@ class SqlStore:
     # --- sending half -------------------------------------------------------------------------
 
     def pending(self, subscription_id: str, before: datetime) -> list[PendingItem]:
-        with self._read("reading pending items") as conn:
-            return queries.items(
-                conn,
-                and_(
-                    ledger.c.subscription_id == subscription_id,
-                    ledger.c.delivery_id.is_(None),
-                    ledger.c.created < before,
-                ),
-            )
+        return self.pending_many([subscription_id], before).get(subscription_id, [])
 
     def create_delivery(
         self,
@@ -270,13 +262,8 @@ class SqlStore:
         now: datetime,
         outgoing: Outgoing | None,
     ) -> Delivery | None:
-        try:
-            with self._write(f"creating a delivery for {subscription_id}") as conn:
-                return outbox.create(
-                    conn, subscription_id, idempotency_key, ledger_ids, period_end, now, outgoing
-                )
-        except outbox.NothingClaimedError:
-            return None
+        claim = Claim(subscription_id, idempotency_key, ledger_ids, period_end, outgoing)
+        return self.create_deliveries([claim], now)[0]
 
     def pending_many(
         self, subscription_ids: Collection[str], before: datetime
